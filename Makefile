@@ -1,0 +1,101 @@
+# wstunnel: a per-connection WebSocket reverse proxy for inetd, xinetd and
+# systemd socket activation.
+
+VERSION		= 0.1.0
+PREFIX		?= /usr/local
+SBINDIR		?= $(PREFIX)/sbin
+LIBDIR		?= $(PREFIX)/lib
+MODULEDIR	?= $(LIBDIR)/wstunnel
+MANDIR		?= $(PREFIX)/share/man
+DESTDIR		?=
+
+CC		?= cc
+PKG_CONFIG	?= pkg-config
+PYTHON		?= /usr/bin/python3
+CFLAGS		?= -O2 -g
+
+WARNINGS	= -Wall -Wextra -Werror -Wshadow -Wpointer-arith \
+		  -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla
+HARDENING	= -D_FORTIFY_SOURCE=2 -fstack-protector-strong \
+		  -fstack-clash-protection
+ifeq ($(shell uname -m),x86_64)
+HARDENING	+= -fcf-protection
+endif
+LDHARDENING	= -Wl,-z,relro -Wl,-z,now -Wl,-z,noexecstack
+
+BSD_CFLAGS	:= $(shell $(PKG_CONFIG) --cflags libbsd-overlay libmd)
+BSD_LIBS	:= $(shell $(PKG_CONFIG) --libs libbsd-overlay libmd)
+SSL_CFLAGS	:= $(shell $(PKG_CONFIG) --cflags openssl)
+SSL_LIBS	:= $(shell $(PKG_CONFIG) --libs openssl)
+
+ALL_CFLAGS	= -std=c11 -D_GNU_SOURCE $(WARNINGS) $(HARDENING) \
+		  $(BSD_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
+LIBS		= $(BSD_LIBS) -lresolv
+
+# the pure units: parsers and head builders, also linked into the tests
+PURE		= http.o rewrite.o route.o access.o balance.o
+OBJS		= wstunnel.o config.o session.o backend.o dial.o conn.o \
+		  relay.o log.o tlsmod.o $(PURE)
+MODULE		= wstunnel-tls.so
+UNIT_TESTS	= tests/unit/test_http tests/unit/test_route \
+		  tests/unit/test_rewrite tests/unit/test_access
+
+all: wstunnel $(MODULE)
+
+wstunnel: $(OBJS)
+	$(CC) -pie $(LDHARDENING) $(LDFLAGS) -o $@ $(OBJS) $(LIBS)
+
+%.o: %.c *.h
+	$(CC) $(ALL_CFLAGS) -fPIE -c -o $@ $<
+
+tlsmod.o: tlsmod.c *.h
+	$(CC) $(ALL_CFLAGS) -fPIE -DMODULEDIR='"$(MODULEDIR)"' -c -o $@ $<
+
+$(MODULE): tls.c tls.h conn.h
+	$(CC) $(ALL_CFLAGS) $(SSL_CFLAGS) -fPIC -fvisibility=hidden -shared \
+	    $(LDHARDENING) $(LDFLAGS) -o $@ tls.c $(SSL_LIBS)
+
+tests/unit/%: tests/unit/%.c tests/unit/t.h $(PURE)
+	$(CC) $(ALL_CFLAGS) -I. -fPIE -pie -o $@ $< $(PURE) $(LIBS)
+
+# Debian packages the build, the tests and the demo need
+deps:
+	@sh scripts/deps
+
+unit: $(UNIT_TESTS)
+	@for t in $(UNIT_TESTS); do ./$$t || exit 1; done
+
+integration: all
+	$(PYTHON) -m pytest -q tests/integration
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,style,performance,portability \
+	    --inline-suppr --std=c11 -D_GNU_SOURCE -DMODULEDIR='""' \
+	    --suppress=missingIncludeSystem *.c
+	$(MAKE) -s clean-objs
+	$(MAKE) -s CC=clang wstunnel $(MODULE) $(UNIT_TESTS)
+	$(MAKE) -s clean-objs
+
+check: deps
+	$(MAKE) lint
+	$(MAKE) all
+	$(MAKE) unit
+	$(MAKE) integration
+
+demo: deps all
+	$(PYTHON) scripts/demo.py
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MODULEDIR) \
+	    $(DESTDIR)$(MANDIR)/man8
+	install -m 755 wstunnel $(DESTDIR)$(SBINDIR)/wstunnel
+	install -m 644 $(MODULE) $(DESTDIR)$(MODULEDIR)/$(MODULE)
+	install -m 644 man/wstunnel.8 $(DESTDIR)$(MANDIR)/man8/wstunnel.8
+
+clean-objs:
+	rm -f *.o wstunnel $(MODULE) $(UNIT_TESTS)
+
+clean: clean-objs
+	rm -rf tests/integration/__pycache__ .pytest_cache
+
+.PHONY: all deps unit integration lint check demo install clean clean-objs

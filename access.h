@@ -1,0 +1,45 @@
+/*
+ * Access rules: client addresses (--allow, --deny) and browser origins
+ * (--origin).  Parsers and matchers are pure.
+ */
+#ifndef ACCESS_H
+#define ACCESS_H
+
+#include <stddef.h>
+
+/* A client address: family 0 when it is not known (a pipe, a unix socket). */
+struct addr {
+	int		 family;	/* AF_INET, AF_INET6 or 0 */
+	unsigned char	 bytes[16];
+};
+
+struct cidr {
+	struct addr	 net;
+	int		 bits;
+};
+
+struct origin {
+	char		 scheme[16];
+	char		 host[256];	/* lower case; "*.x" matches subdomains */
+	char		 port[6];	/* the scheme's default when left out */
+};
+
+/* ip and "ip:port" (IPv6 in brackets) for a, an IPv4-mapped address
+ * written as IPv4. */
+void	addr_format(struct addr *a, unsigned port, char *ip, size_t ipsize,
+	    char *peer, size_t peersize);
+
+/* NULL, or why s is not an address or CIDR block. */
+const char *cidr_parse(const char *s, struct cidr *c);
+int	cidr_match(const struct cidr *c, const struct addr *a);
+/* --deny first; then, when any --allow is given, one must match.
+ * An unknown address matches no rule. */
+int	access_allowed(const struct cidr *allow, size_t nallow,
+	    const struct cidr *deny, size_t ndeny, const struct addr *a);
+
+/* NULL, or why s[0..len) is not scheme://host[:port] ("null" is one). */
+const char *origin_parse(const char *s, size_t len, struct origin *o);
+int	origin_allowed(const struct origin *allow, size_t n, const char *s,
+	    size_t len);
+
+#endif

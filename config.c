@@ -1,0 +1,332 @@
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "version.h"
+
+enum {
+	OPT_HANDSHAKE_TIMEOUT = 256, OPT_CONNECT_TIMEOUT, OPT_IDLE_TIMEOUT,
+	OPT_CLOSE_TIMEOUT, OPT_MAX_HEADER_BYTES, OPT_PRESERVE_HOST, OPT_ORIGIN,
+	OPT_ALLOW, OPT_DENY, OPT_TLS_CERT, OPT_TLS_KEY, OPT_TLS_CLIENT_CA,
+	OPT_BACKEND_CA, OPT_BACKEND_INSECURE, OPT_BACKEND_CERT,
+	OPT_BACKEND_KEY, OPT_BACKEND_SNI, OPT_BALANCE, OPT_STATE,
+	OPT_PROXY_PROTOCOL, OPT_LOG, OPT_CHECK, OPT_NO_SPLICE, OPT_VERSION
+};
+
+static const struct option options[] = {
+	{ "handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT },
+	{ "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
+	{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
+	{ "close-timeout", required_argument, NULL, OPT_CLOSE_TIMEOUT },
+	{ "max-header-bytes", required_argument, NULL, OPT_MAX_HEADER_BYTES },
+	{ "preserve-host", no_argument, NULL, OPT_PRESERVE_HOST },
+	{ "origin", required_argument, NULL, OPT_ORIGIN },
+	{ "allow", required_argument, NULL, OPT_ALLOW },
+	{ "deny", required_argument, NULL, OPT_DENY },
+	{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
+	{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
+	{ "tls-client-ca", required_argument, NULL, OPT_TLS_CLIENT_CA },
+	{ "backend-ca", required_argument, NULL, OPT_BACKEND_CA },
+	{ "backend-insecure", no_argument, NULL, OPT_BACKEND_INSECURE },
+	{ "backend-cert", required_argument, NULL, OPT_BACKEND_CERT },
+	{ "backend-key", required_argument, NULL, OPT_BACKEND_KEY },
+	{ "backend-sni", required_argument, NULL, OPT_BACKEND_SNI },
+	{ "balance", required_argument, NULL, OPT_BALANCE },
+	{ "state", required_argument, NULL, OPT_STATE },
+	{ "proxy-protocol", no_argument, NULL, OPT_PROXY_PROTOCOL },
+	{ "log", required_argument, NULL, OPT_LOG },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "check", no_argument, NULL, OPT_CHECK },
+	{ "no-splice", no_argument, NULL, OPT_NO_SPLICE },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ NULL, 0, NULL, 0 }
+};
+
+static const char *
+option_name(int opt)
+{
+	const struct option *o;
+
+	for (o = options; o->name != NULL; o++)
+		if (o->val == opt)
+			return o->name;
+	return "?";
+}
+
+void
+config_usage(void)
+{
+	printf("usage: wstunnel [options] URL\n"
+	    "       wstunnel [options] PATH=URL[,URL...] ...\n"
+	    "\n"
+	    "A per-connection WebSocket reverse proxy: started by inetd, xinetd\n"
+	    "or systemd (Accept=yes) with the client on fd 0/1.\n"
+	    "URL: ws://host[:port][/path], wss://..., ws://unix:/path.sock:/uri\n"
+	    "\n"
+	    "  --handshake-timeout S   request and response heads (10)\n"
+	    "  --connect-timeout S     each backend connect and TLS handshake (5)\n"
+	    "  --idle-timeout S        end a tunnel idle this long (0: never)\n"
+	    "  --close-timeout S       drain time after one side ends (5)\n"
+	    "  --max-header-bytes N    largest request head (16384)\n"
+	    "  --preserve-host         send the client's Host to the backend\n"
+	    "  --origin ORIGIN         allowed Origin, scheme://host[:port]\n"
+	    "  --allow CIDR, --deny CIDR  client addresses\n"
+	    "  --tls-cert FILE --tls-key FILE  serve wss:// on fd 0/1\n"
+	    "  --tls-client-ca FILE    require client certificates\n"
+	    "  --backend-ca FILE       CAs for wss:// backends\n"
+	    "  --backend-insecure      do not verify wss:// backends\n"
+	    "  --backend-cert FILE --backend-key FILE  certificate for backends\n"
+	    "  --backend-sni NAME      name sent to and verified on backends\n"
+	    "  --balance METHOD        first random roundrobin leastconn source\n"
+	    "  --state FILE            state shared by roundrobin, leastconn\n"
+	    "  --proxy-protocol        expect a PROXY v1/v2 header first\n"
+	    "  --log syslog|stderr|FILE  (syslog)\n"
+	    "  --no-splice             relay through buffers, never splice()\n"
+	    "  -v, --verbose           log more\n"
+	    "  --check                 check the configuration and exit\n"
+	    "  --help, --version\n");
+}
+
+/* S or S.fff seconds into milliseconds, within [min_ms, max_ms]. */
+static const char *
+parse_seconds(const char *s, int min_ms, int max_ms, int *ms)
+{
+	const char *errstr, *dot = strchr(s, '.');
+	char whole[16];
+	long long sec;
+	int frac = 0, scale = 100;
+
+	if (dot == NULL)
+		dot = s + strlen(s);
+	if (dot == s || (size_t)(dot - s) >= sizeof(whole))
+		return "not a number of seconds";
+	memcpy(whole, s, dot - s);
+	whole[dot - s] = '\0';
+	sec = strtonum(whole, 0, max_ms / 1000, &errstr);
+	if (errstr != NULL)
+		return "not a number of seconds in range";
+	if (*dot == '.') {
+		if (dot[1] == '\0' || strlen(dot + 1) > 3)
+			return "at most three decimals";
+		for (dot++; *dot != '\0'; dot++, scale /= 10) {
+			if (*dot < '0' || *dot > '9')
+				return "not a number of seconds";
+			frac += (*dot - '0') * scale;
+		}
+	}
+	*ms = (int)sec * 1000 + frac;
+	if (*ms < min_ms || *ms > max_ms)
+		return "out of range";
+	return NULL;
+}
+
+/* Appends one element to a growing array. */
+static void *
+grow(void *array, size_t *n, size_t size)
+{
+	char *p = reallocarray(array, *n + 1, size);
+
+	if (p == NULL)
+		return NULL;
+	memset(p + *n * size, 0, size);
+	(*n)++;
+	return p;
+}
+
+static const char *
+set_string(char **dst, const char *arg)
+{
+	free(*dst);
+	return (*dst = strdup(arg)) == NULL ? "out of memory" : NULL;
+}
+
+static const char *
+add_cidr(struct cidr **list, size_t *n, const char *arg)
+{
+	if ((*list = grow(*list, n, sizeof(**list))) == NULL)
+		return "out of memory";
+	return cidr_parse(arg, &(*list)[*n - 1]);
+}
+
+static const char *
+add_origin(struct config *cfg, const char *arg)
+{
+	cfg->origins = grow(cfg->origins, &cfg->norigins,
+	    sizeof(*cfg->origins));
+	if (cfg->origins == NULL)
+		return "out of memory";
+	return origin_parse(arg, strlen(arg), &cfg->origins[cfg->norigins - 1]);
+}
+
+static const char *
+set_option(struct config *cfg, int opt, const char *arg)
+{
+	const char *errstr = NULL;
+	int b;
+
+	switch (opt) {
+	case OPT_HANDSHAKE_TIMEOUT:
+		return parse_seconds(arg, 1, 3600000, &cfg->handshake_ms);
+	case OPT_CONNECT_TIMEOUT:
+		return parse_seconds(arg, 1, 3600000, &cfg->connect_ms);
+	case OPT_IDLE_TIMEOUT:
+		return parse_seconds(arg, 0, 604800000, &cfg->idle_ms);
+	case OPT_CLOSE_TIMEOUT:
+		return parse_seconds(arg, 0, 3600000, &cfg->close_ms);
+	case OPT_MAX_HEADER_BYTES:
+		cfg->max_head = (size_t)strtonum(arg, 256, 1048576, &errstr);
+		return errstr != NULL ? "not a number from 256 to 1048576" :
+		    NULL;
+	case OPT_ORIGIN:
+		return add_origin(cfg, arg);
+	case OPT_ALLOW:
+		return add_cidr(&cfg->allow, &cfg->nallow, arg);
+	case OPT_DENY:
+		return add_cidr(&cfg->deny, &cfg->ndeny, arg);
+	case OPT_TLS_CERT:
+		return set_string(&cfg->tls_cert, arg);
+	case OPT_TLS_KEY:
+		return set_string(&cfg->tls_key, arg);
+	case OPT_TLS_CLIENT_CA:
+		return set_string(&cfg->tls_client_ca, arg);
+	case OPT_BACKEND_CA:
+		return set_string(&cfg->backend_ca, arg);
+	case OPT_BACKEND_CERT:
+		return set_string(&cfg->backend_cert, arg);
+	case OPT_BACKEND_KEY:
+		return set_string(&cfg->backend_key, arg);
+	case OPT_BACKEND_SNI:
+		return set_string(&cfg->backend_sni, arg);
+	case OPT_STATE:
+		return set_string(&cfg->state, arg);
+	case OPT_LOG:
+		return set_string(&cfg->log, arg);
+	case OPT_BALANCE:
+		if ((b = balance_parse(arg)) == -1)
+			return "expected first, random, roundrobin, leastconn "
+			    "or source";
+		cfg->balance = (enum balance)b;
+		return NULL;
+	}
+	return "unknown option";
+}
+
+static int
+set_flag(struct config *cfg, int opt)
+{
+	switch (opt) {
+	case OPT_PRESERVE_HOST:
+		return cfg->preserve_host = 1;
+	case OPT_BACKEND_INSECURE:
+		return cfg->backend_insecure = 1;
+	case OPT_PROXY_PROTOCOL:
+		return cfg->proxy_protocol = 1;
+	case OPT_CHECK:
+		return cfg->check = 1;
+	case OPT_NO_SPLICE:
+		return cfg->no_splice = 1;
+	case OPT_VERSION:
+		return cfg->version = 1;
+	case 'h':
+		return cfg->help = 1;
+	case 'v':
+		return ++cfg->verbose;
+	}
+	return 0;
+}
+
+static const char *
+add_route(struct config *cfg, const char *arg, char *msg, size_t msgsize)
+{
+	struct route *r;
+	const char *why;
+	size_t i;
+
+	cfg->routes = grow(cfg->routes, &cfg->nroutes, sizeof(*cfg->routes));
+	if (cfg->routes == NULL)
+		return "out of memory";
+	r = &cfg->routes[cfg->nroutes - 1];
+	if ((why = route_parse(arg, r, msg, msgsize)) != NULL)
+		return why;
+	for (i = 0; i + 1 < cfg->nroutes; i++)
+		if (strcmp(cfg->routes[i].prefix, r->prefix) == 0) {
+			snprintf(msg, msgsize, "route %s given twice", r->path);
+			return msg;
+		}
+	for (i = 0; i < r->nbackends; i++)
+		cfg->backend_tls |= r->backends[i].tls;
+	return NULL;
+}
+
+/* What the options mean only together. */
+static const char *
+check_combinations(struct config *cfg)
+{
+	if (cfg->nroutes == 0)
+		return "no backend URL given (see --help)";
+	if (cfg->tls_key != NULL && cfg->tls_cert == NULL)
+		return "--tls-key needs --tls-cert";
+	if (cfg->tls_client_ca != NULL && cfg->tls_cert == NULL)
+		return "--tls-client-ca needs --tls-cert";
+	if (cfg->backend_key != NULL && cfg->backend_cert == NULL)
+		return "--backend-key needs --backend-cert";
+	if ((cfg->balance == BALANCE_ROUNDROBIN ||
+	    cfg->balance == BALANCE_LEASTCONN) && cfg->state == NULL)
+		return "--balance roundrobin and leastconn need --state FILE";
+	/* a certificate file may hold its key, as with stunnel */
+	if (cfg->tls_cert != NULL && cfg->tls_key == NULL &&
+	    (cfg->tls_key = strdup(cfg->tls_cert)) == NULL)
+		return "out of memory";
+	if (cfg->backend_cert != NULL && cfg->backend_key == NULL &&
+	    (cfg->backend_key = strdup(cfg->backend_cert)) == NULL)
+		return "out of memory";
+	return NULL;
+}
+
+const char *
+config_parse(int argc, char *argv[], struct config *cfg, char *msg,
+    size_t msgsize)
+{
+	const char *why;
+	int opt;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->handshake_ms = 10000;
+	cfg->connect_ms = 5000;
+	cfg->close_ms = 5000;
+	cfg->max_head = 16384;
+	cfg->balance = BALANCE_RANDOM;
+	opterr = 0;	/* fd 2 may be the client: messages are ours */
+	while ((opt = getopt_long(argc, argv, ":hv", options, NULL)) != -1) {
+		if (opt == '?' && optopt != 0)
+			snprintf(msg, msgsize, "unknown option -%c", optopt);
+		else if (opt == '?')
+			snprintf(msg, msgsize, "unknown option %s",
+			    argv[optind - 1]);
+		else if (opt == ':')
+			snprintf(msg, msgsize, "option --%s needs an argument",
+			    option_name(optopt));
+		if (opt == '?' || opt == ':')
+			return msg;
+		if (set_flag(cfg, opt))
+			continue;
+		if ((why = set_option(cfg, opt, optarg)) != NULL) {
+			snprintf(msg, msgsize, "--%s %s: %s", option_name(opt),
+			    optarg, why);
+			return msg;
+		}
+	}
+	if (cfg->help || cfg->version)
+		return NULL;
+	for (; optind < argc; optind++)
+		if ((why = add_route(cfg, argv[optind], msg, msgsize)) != NULL)
+			return why;
+	if ((why = check_combinations(cfg)) != NULL) {
+		snprintf(msg, msgsize, "%s", why);
+		return msg;
+	}
+	return NULL;
+}

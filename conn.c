@@ -1,0 +1,198 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "http.h"
+#include "tls.h"
+#include "util.h"
+
+/* A dead peer is found after about two minutes of silence. */
+#define KEEPALIVE_IDLE		60
+#define KEEPALIVE_INTERVAL	15
+#define KEEPALIVE_COUNT		4
+
+static struct {
+	int	fd, flags;
+} saved[2] = { { -1, 0 }, { -1, 0 } };
+
+static ssize_t
+io_error(struct conn *c, int err)
+{
+	if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR)
+		return CONN_WANT_READ;
+	c->err = err;
+	c->why = strerror(err);
+	return CONN_ERR;
+}
+
+ssize_t
+conn_read(struct conn *c, void *buf, size_t len)
+{
+	ssize_t n;
+
+	if (c->tls != NULL)
+		return tls_read(c, buf, len);
+	if ((n = read(c->rfd, buf, len)) >= 0)
+		return n;
+	return io_error(c, errno);
+}
+
+ssize_t
+conn_write(struct conn *c, const void *buf, size_t len)
+{
+	ssize_t n;
+
+	if (c->tls != NULL)
+		return tls_write(c, buf, len);
+	if ((n = write(c->wfd, buf, len)) >= 0)
+		return n;
+	n = io_error(c, errno);
+	return n == CONN_WANT_READ ? CONN_WANT_WRITE : n;
+}
+
+int
+conn_pending(const struct conn *c)
+{
+	return c->tls != NULL && tls_pending(c);
+}
+
+int
+conn_shutdown(struct conn *c)
+{
+	int r, null;
+
+	if (c->tls != NULL && (r = tls_shutdown(c)) != 0)
+		return r;
+	if (shutdown(c->wfd, SHUT_WR) == 0)
+		return 0;
+	if (errno != ENOTSOCK) {
+		if (errno == ENOTCONN)	/* the peer is gone already */
+			return 0;
+		return (int)io_error(c, errno);
+	}
+	/* a pipe ends when its write end closes; /dev/null keeps the
+	 * descriptor number taken so nothing else can land on it */
+	if ((null = open("/dev/null", O_WRONLY | O_CLOEXEC)) == -1)
+		return (int)io_error(c, errno);
+	if (dup2(null, c->wfd) == -1) {
+		close(null);
+		return (int)io_error(c, errno);
+	}
+	close(null);
+	return 0;
+}
+
+int
+conn_wait(struct conn *c, int want, int64_t deadline)
+{
+	struct pollfd pfd;
+	int n;
+
+	if (want == CONN_WANT_READ && conn_pending(c))
+		return 1;
+	pfd.fd = (want == CONN_WANT_READ ? c->rfd : c->wfd);
+	pfd.events = (want == CONN_WANT_READ ? POLLIN : POLLOUT);
+	do
+		n = poll(&pfd, 1, ms_until(deadline));
+	while (n == -1 && errno == EINTR);
+	if (n == -1)
+		return (int)io_error(c, errno);
+	return n;
+}
+
+int
+conn_write_all(struct conn *c, const void *buf, size_t len, int64_t deadline)
+{
+	const char *p = buf;
+	ssize_t n;
+
+	while (len > 0) {
+		n = conn_write(c, p, len);
+		if (n > 0) {
+			p += n;
+			len -= (size_t)n;
+			continue;
+		}
+		if (n == CONN_ERR || n == 0)
+			return CONN_ERR;
+		if ((n = conn_wait(c, (int)n, deadline)) <= 0)
+			return n == 0 ? CONN_TIMEOUT : CONN_ERR;
+	}
+	return 0;
+}
+
+int
+conn_read_head(struct conn *c, char *buf, size_t size, size_t *len,
+    int64_t deadline, int (*parse)(const char *, size_t, void *), void *arg)
+{
+	ssize_t n;
+	int r, fresh = (*len > 0);
+
+	for (;;) {
+		/* a head can only have become complete, or become wrong, once
+		 * another line ended: parse then, not after every byte */
+		if (fresh && (r = parse(buf, *len, arg)) != HTTP_INCOMPLETE)
+			return r;
+		if (*len == size)	/* the parser bounds the head below */
+			return CONN_ERR;
+		n = conn_read(c, buf + *len, size - *len);
+		if (n > 0) {
+			fresh = memchr(buf + *len, '\n', (size_t)n) != NULL ||
+			    *len + (size_t)n == size;
+			*len += (size_t)n;
+			continue;
+		}
+		fresh = 0;
+		if (n == 0)
+			return CONN_EOF;
+		if (n == CONN_ERR)
+			return CONN_ERR;
+		if ((r = conn_wait(c, (int)n, deadline)) <= 0)
+			return r == 0 ? CONN_TIMEOUT : CONN_ERR;
+	}
+}
+
+void
+conn_tune_socket(int fd)
+{
+	int on = 1, idle = KEEPALIVE_IDLE, intvl = KEEPALIVE_INTERVAL,
+	    cnt = KEEPALIVE_COUNT;
+
+	/* each fails with ENOTSOCK or EOPNOTSUPP where it does not apply */
+	(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl,
+	    sizeof(intvl));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+}
+
+int
+conn_set_nonblock(int fd)
+{
+	int flags = fcntl(fd, F_GETFL);
+
+	if (flags == -1)
+		return -1;
+	if (fd <= 1 && saved[fd].fd == -1) {
+		saved[fd].fd = fd;
+		saved[fd].flags = flags;
+	}
+	return fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+}
+
+void
+conn_restore_flags(void)
+{
+	size_t i;
+
+	for (i = 0; i < nitems(saved); i++)
+		if (saved[i].fd != -1)
+			(void)fcntl(saved[i].fd, F_SETFL, saved[i].flags);
+}

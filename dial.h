@@ -1,0 +1,30 @@
+/*
+ * Connecting to a backend: a unix-domain socket, or every address of a
+ * name in turn, each within --connect-timeout, then TLS for wss://.
+ */
+#ifndef DIAL_H
+#define DIAL_H
+
+#include <stddef.h>
+
+#include "conn.h"
+#include "route.h"
+
+#define DIAL_ADDR_MAX	128
+
+struct dial_opts {
+	int		 connect_ms;
+	void		*tls_ctx;	/* for wss:// backends */
+	const char	*sni;		/* --backend-sni, or NULL */
+};
+
+/*
+ * Tries the backends of r in the given order, each at most once.  0 with c
+ * connected (and *chosen, addr set), else the status for the client: 504
+ * when every attempt timed out, 502 otherwise.
+ */
+int	dial_route(const struct route *r, const size_t *order,
+	    const struct dial_opts *o, struct conn *c, size_t *chosen,
+	    char *addr, size_t addrsize);
+
+#endif

@@ -1,0 +1,608 @@
+/*
+ * HTTP/1.1 head parsing (RFC 9110, RFC 9112) for the WebSocket opening
+ * handshake (RFC 6455).  Strict on purpose: whatever this parser accepts is
+ * re-serialised for the backend, so anything two parsers could read two ways
+ * (obs-fold, bare CR or LF, whitespace before a colon) is refused.
+ */
+#include <resolv.h>
+#include <sha1.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http.h"
+#include "util.h"
+
+#define WS_GUID		"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+static int
+fail(struct http_error *e, int status, const char *why, const char *extra)
+{
+	e->status = status;
+	e->why = why;
+	e->extra = extra;
+	return HTTP_BAD;
+}
+
+/* RFC 9110 section 5.6.2 */
+static int
+is_tchar(unsigned char c)
+{
+	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9'))
+		return 1;
+	return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+/* field-vchar, SP and HTAB; obs-text is allowed and passed on unchanged */
+static int
+is_value_char(unsigned char c)
+{
+	return c == '\t' || (c >= 0x20 && c != 0x7f);
+}
+
+static int
+is_ows(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+static int
+bad_value_char(struct http_error *e, unsigned char c)
+{
+	if (c == '\r')
+		return fail(e, 400, "bare CR in header", NULL);
+	if (c == '\0')
+		return fail(e, 400, "NUL in header", NULL);
+	return fail(e, 400, "control character in header", NULL);
+}
+
+/* One field line [p, cr): name ":" OWS value OWS. */
+static int
+parse_field(const char *p, const char *cr, struct http_field *f,
+    struct http_error *e)
+{
+	const char *q = p, *v, *end;
+
+	if (is_ows(*p))
+		return fail(e, 400, "obsolete line folding", NULL);
+	while (q < cr && is_tchar(*q))
+		q++;
+	if (q == cr)
+		return fail(e, 400, "header line without colon", NULL);
+	if (*q != ':') {
+		if (is_ows(*q))
+			return fail(e, 400, "whitespace before colon", NULL);
+		return fail(e, 400, "invalid header name", NULL);
+	}
+	if (q == p)
+		return fail(e, 400, "empty header name", NULL);
+	f->name = p;
+	f->name_len = q - p;
+	for (q++; q < cr && is_ows(*q); q++)
+		;
+	for (v = q; q < cr; q++)
+		if (!is_value_char(*q))
+			return bad_value_char(e, *q);
+	for (end = cr; end > v && is_ows(end[-1]); end--)
+		;
+	f->value = v;
+	f->value_len = end - v;
+	return 0;
+}
+
+/*
+ * The field lines from p up to and including the empty line.  Returns the
+ * length of the whole head counted from buf.
+ */
+static int
+parse_fields(const char *buf, const char *p, const char *end, size_t max_head,
+    struct http_field *f, size_t *nf, struct http_error *e)
+{
+	const char *lf;
+
+	*nf = 0;
+	for (;;) {
+		lf = memchr(p, '\n', end - p);
+		if (lf == NULL) {
+			if ((size_t)(end - buf) > max_head)
+				return fail(e, 431, "request head too large",
+				    NULL);
+			return HTTP_INCOMPLETE;
+		}
+		if ((size_t)(lf + 1 - buf) > max_head)
+			return fail(e, 431, "request head too large", NULL);
+		if (lf == p || lf[-1] != '\r')
+			return fail(e, 400, "bare LF in header", NULL);
+		if (lf - 1 == p)
+			return lf + 1 - buf;
+		if (*nf == HTTP_MAX_FIELDS)
+			return fail(e, 431, "too many header fields", NULL);
+		if (parse_field(p, lf - 1, &f[*nf], e) == -1)
+			return HTTP_BAD;
+		(*nf)++;
+		p = lf + 1;
+	}
+}
+
+/* "HTTP/" DIGIT "." DIGIT, exactly. */
+static int
+parse_version(const char *p, size_t len, int *major, int *minor)
+{
+	if (len != 8 || memcmp(p, "HTTP/", 5) != 0 || p[6] != '.' ||
+	    p[5] < '0' || p[5] > '9' || p[7] < '0' || p[7] > '9')
+		return -1;
+	*major = p[5] - '0';
+	*minor = p[7] - '0';
+	return 0;
+}
+
+/* method SP request-target SP HTTP-version, in [p, cr) */
+static int
+parse_request_line(const char *p, const char *cr, struct http_request *req)
+{
+	const char *q = p;
+
+	while (q < cr && is_tchar(*q))
+		q++;
+	if (q == p || q == cr || *q != ' ')
+		return fail(&req->err, 400, "malformed request line", NULL);
+	req->method = p;
+	req->method_len = q - p;
+	for (p = ++q; q < cr && *q > 0x20 && *q < 0x7f; q++)
+		;
+	if (q == p || q == cr || *q != ' ')
+		return fail(&req->err, 400, "malformed request line", NULL);
+	req->target = p;
+	req->target_len = q - p;
+	q++;
+	if (parse_version(q, cr - q, &req->major, &req->minor) == -1)
+		return fail(&req->err, 400, "malformed HTTP version", NULL);
+	return 0;
+}
+
+int
+http_parse_request(const char *buf, size_t len, size_t max_head,
+    struct http_request *req)
+{
+	const char *lf;
+	size_t line;
+
+	req->nfields = 0;
+	lf = memchr(buf, '\n', len);
+	line = (lf != NULL ? (size_t)(lf - buf) : len);
+	if (line > 0 && buf[line - 1] == '\r')
+		line--;
+	if (line > HTTP_MAX_LINE)
+		return fail(&req->err, 414, "request line too long", NULL);
+	if (lf == NULL) {
+		if (len > max_head)
+			return fail(&req->err, 431, "request head too large",
+			    NULL);
+		return HTTP_INCOMPLETE;
+	}
+	if (lf == buf || lf[-1] != '\r')
+		return fail(&req->err, 400, "bare LF in request line", NULL);
+	if (memchr(buf, '\r', line) != NULL)
+		return fail(&req->err, 400, "bare CR in request line", NULL);
+	if (parse_request_line(buf, lf - 1, req) == -1)
+		return HTTP_BAD;
+	return parse_fields(buf, lf + 1, buf + len, max_head, req->fields,
+	    &req->nfields, &req->err);
+}
+
+/* HTTP-version SP 3DIGIT SP reason-phrase; the SP before an empty reason is
+ * often left out, so it is optional. */
+static int
+parse_status_line(const char *p, const char *cr, struct http_response *res)
+{
+	const char *q;
+
+	if (cr - p < 12 || p[8] != ' ' ||
+	    parse_version(p, 8, &res->major, &res->minor) == -1)
+		return fail(&res->err, 502, "malformed status line", NULL);
+	q = p + 9;
+	if (q[0] < '1' || q[0] > '5' || q[1] < '0' || q[1] > '9' ||
+	    q[2] < '0' || q[2] > '9')
+		return fail(&res->err, 502, "malformed status code", NULL);
+	res->status = (q[0] - '0') * 100 + (q[1] - '0') * 10 + (q[2] - '0');
+	q += 3;
+	if (q < cr && *q++ != ' ')
+		return fail(&res->err, 502, "malformed status line", NULL);
+	res->reason = q;
+	res->reason_len = cr - q;
+	for (; q < cr; q++)
+		if (!is_value_char(*q))
+			return fail(&res->err, 502, "control character in "
+			    "status line", NULL);
+	return 0;
+}
+
+int
+http_parse_response(const char *buf, size_t len, size_t max_head,
+    struct http_response *res)
+{
+	const char *lf;
+	int r;
+
+	res->nfields = 0;
+	lf = memchr(buf, '\n', len);
+	if (lf == NULL) {
+		if (len > max_head)
+			return fail(&res->err, 502, "response head too large",
+			    NULL);
+		return HTTP_INCOMPLETE;
+	}
+	if (lf == buf || lf[-1] != '\r')
+		return fail(&res->err, 502, "bare LF in status line", NULL);
+	if (parse_status_line(buf, lf - 1, res) == -1)
+		return HTTP_BAD;
+	r = parse_fields(buf, lf + 1, buf + len, max_head, res->fields,
+	    &res->nfields, &res->err);
+	if (r == HTTP_BAD)	/* a backend's bad head is the gateway's 502 */
+		res->err.status = 502;
+	return r;
+}
+
+static int
+name_is(const struct http_field *f, const char *name)
+{
+	return f->name_len == strlen(name) &&
+	    strncasecmp(f->name, name, f->name_len) == 0;
+}
+
+int
+http_field_find(const struct http_field *f, size_t n, size_t from,
+    const char *name)
+{
+	size_t i;
+
+	for (i = from; i < n; i++)
+		if (name_is(&f[i], name))
+			return (int)i;
+	return -1;
+}
+
+int
+http_list_has_token(const char *v, size_t len, const char *token, size_t tlen)
+{
+	const char *end = v + len, *e, *t;
+
+	while (v < end) {
+		while (v < end && (is_ows(*v) || *v == ','))
+			v++;
+		for (t = v; t < end && *t != ','; t++)
+			;
+		for (e = t; e > v && is_ows(e[-1]); e--)
+			;
+		if ((size_t)(e - v) == tlen && strncasecmp(v, token, tlen) == 0)
+			return 1;
+		v = t;
+	}
+	return 0;
+}
+
+int
+http_field_has_token(const struct http_field *f, size_t n, const char *name,
+    const char *token)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (name_is(&f[i], name) &&
+		    http_list_has_token(f[i].value, f[i].value_len, token,
+		    strlen(token)))
+			return 1;
+	return 0;
+}
+
+/* The only field called name; -1 when absent, -2 when repeated. */
+static int
+field_single(const struct http_field *f, size_t n, const char *name)
+{
+	int i = http_field_find(f, n, 0, name);
+
+	if (i >= 0 && http_field_find(f, n, i + 1, name) >= 0)
+		return -2;
+	return i;
+}
+
+/* reg-name, IPv4 or [IP-literal], then an optional :port (RFC 3986) */
+static int
+valid_host(const char *p, size_t len)
+{
+	size_t i;
+
+	if (len == 0)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!is_tchar(p[i]) && strchr(":[]!$&'()*+,;=", p[i]) == NULL)
+			return 0;
+	return 1;
+}
+
+/* base64 of exactly 16 bytes: 22 characters, then "==" (RFC 6455 4.1) */
+static int
+valid_key(const char *p, size_t len)
+{
+	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	char s[25];
+	unsigned char raw[18];
+	size_t i;
+
+	if (len != 24 || p[22] != '=' || p[23] != '=')
+		return 0;
+	for (i = 0; i < 22; i++)
+		if (p[i] == '\0' || strchr(b64, p[i]) == NULL)
+			return 0;
+	memcpy(s, p, 24);
+	s[24] = '\0';
+	/* b64_pton also refuses stray bits in the last character */
+	return b64_pton(s, raw, sizeof(raw)) == 16;
+}
+
+static int
+check_headers(struct http_request *req, struct ws_request *ws)
+{
+	const struct http_field *f = req->fields;
+	size_t n = req->nfields;
+	struct http_error *e = &req->err;
+	int i;
+
+	if ((i = field_single(f, n, "Host")) < 0)
+		return fail(e, 400, i == -1 ? "missing Host" :
+		    "duplicate Host", NULL);
+	if (!valid_host(f[i].value, f[i].value_len))
+		return fail(e, 400, "invalid Host", NULL);
+	ws->host = f[i].value;
+	ws->host_len = f[i].value_len;
+	if ((i = field_single(f, n, "Content-Length")) == -2 || (i >= 0 &&
+	    (f[i].value_len != 1 || f[i].value[0] != '0')))
+		return fail(e, 400, "request with a body", NULL);
+	if (http_field_find(f, n, 0, "Transfer-Encoding") >= 0)
+		return fail(e, 400, "request with a body", NULL);
+	if (!http_field_has_token(f, n, "Upgrade", "websocket"))
+		return fail(e, 426, "not a WebSocket upgrade",
+		    "Upgrade: websocket\r\n");
+	if (!http_field_has_token(f, n, "Connection", "upgrade"))
+		return fail(e, 400, "Connection without upgrade", NULL);
+	if ((i = field_single(f, n, "Sec-WebSocket-Version")) < 0 ||
+	    f[i].value_len != 2 || memcmp(f[i].value, "13", 2) != 0)
+		return fail(e, 426, "unsupported WebSocket version",
+		    "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n");
+	if ((i = field_single(f, n, "Sec-WebSocket-Key")) < 0 ||
+	    !valid_key(f[i].value, f[i].value_len))
+		return fail(e, 400, "invalid Sec-WebSocket-Key", NULL);
+	ws->key = f[i].value;
+	ws->key_len = f[i].value_len;
+	return 0;
+}
+
+int
+http_check_upgrade(struct http_request *req, struct ws_request *ws)
+{
+	const struct http_field *f = req->fields;
+	int i;
+
+	memset(ws, 0, sizeof(*ws));
+	if (req->major != 1)
+		return fail(&req->err, 505, "HTTP version not supported",
+		    NULL);
+	if (req->minor != 1)
+		return fail(&req->err, 400, "HTTP/1.1 required", NULL);
+	if (req->method_len != 3 || memcmp(req->method, "GET", 3) != 0)
+		return fail(&req->err, 405, "method not allowed",
+		    "Allow: GET\r\n");
+	if (req->target[0] != '/')
+		return fail(&req->err, 400, "target not in origin-form", NULL);
+	if (check_headers(req, ws) == HTTP_BAD)
+		return HTTP_BAD;
+	for (i = 0; (i = http_field_find(f, req->nfields, i, "Origin")) >= 0;
+	    i++) {
+		if (ws->norigin++ == 0) {
+			ws->origin = f[i].value;
+			ws->origin_len = f[i].value_len;
+		}
+	}
+	return 0;
+}
+
+void
+http_ws_accept(const char *key, size_t key_len, char out[29])
+{
+	SHA1_CTX ctx;
+	unsigned char digest[SHA1_DIGEST_LENGTH];
+
+	SHA1Init(&ctx);
+	SHA1Update(&ctx, (const unsigned char *)key, key_len);
+	SHA1Update(&ctx, (const unsigned char *)WS_GUID, sizeof(WS_GUID) - 1);
+	SHA1Final(digest, &ctx);
+	if (b64_ntop(digest, sizeof(digest), out, 29) != 28)
+		out[0] = '\0';	/* cannot happen: 20 bytes are 28 chars */
+}
+
+const char *
+http_check_switch(const struct http_response *res, const char *key,
+    size_t key_len)
+{
+	const struct http_field *f = res->fields;
+	char want[29];
+	int i;
+
+	if (res->status != 101)
+		return "not a 101";
+	if (res->major != 1 || res->minor != 1)
+		return "101 not in HTTP/1.1";
+	if (!http_field_has_token(f, res->nfields, "Upgrade", "websocket"))
+		return "101 without Upgrade: websocket";
+	if ((i = field_single(f, res->nfields, "Sec-WebSocket-Accept")) < 0)
+		return i == -1 ? "101 without Sec-WebSocket-Accept" :
+		    "101 with duplicate Sec-WebSocket-Accept";
+	http_ws_accept(key, key_len, want);
+	if (f[i].value_len != 28 || memcmp(f[i].value, want, 28) != 0)
+		return "101 with wrong Sec-WebSocket-Accept";
+	return NULL;
+}
+
+/* Where the chunked framing scanner is (RFC 9112 section 7.1). */
+enum {
+	CH_SIZE, CH_EXT, CH_SIZE_LF, CH_DATA, CH_DATA_CR, CH_DATA_LF,
+	CH_TRAILER, CH_TRAILER_LINE, CH_TRAILER_LF, CH_END_LF
+};
+
+/* Whether the last element of a comma-separated list is token. */
+static int
+list_last_is(const char *v, size_t len, const char *token)
+{
+	const char *end = v + len, *s;
+
+	for (s = end; s > v && s[-1] != ','; s--)
+		;
+	while (s < end && is_ows(*s))
+		s++;
+	return (size_t)(end - s) == strlen(token) &&
+	    strncasecmp(s, token, end - s) == 0;
+}
+
+/* Content-Length: 1*DIGIT, at most 18 digits so it cannot overflow. */
+static int
+parse_length(const char *p, size_t len, uint64_t *n)
+{
+	size_t i;
+
+	if (len == 0 || len > 18)
+		return -1;
+	for (*n = 0, i = 0; i < len; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return -1;
+		*n = *n * 10 + (uint64_t)(p[i] - '0');
+	}
+	return 0;
+}
+
+int
+http_body_init(const struct http_response *res, struct http_body *b)
+{
+	const struct http_field *f = res->fields;
+	size_t n = res->nfields;
+	int te, cl, i;
+	uint64_t len;
+
+	memset(b, 0, sizeof(*b));
+	if (res->status < 200 || res->status == 204 || res->status == 304) {
+		b->kind = HTTP_BODY_NONE;
+		b->done = 1;
+		return 0;
+	}
+	te = http_field_find(f, n, 0, "Transfer-Encoding");
+	cl = http_field_find(f, n, 0, "Content-Length");
+	if (te >= 0) {
+		if (cl >= 0)	/* both: the classic smuggling pair */
+			return -1;
+		for (i = te; i >= 0; i = http_field_find(f, n, i + 1,
+		    "Transfer-Encoding"))
+			te = i;
+		/* chunked must be the final coding, else the body ends at
+		 * close (RFC 9112 section 6.3) */
+		b->kind = (list_last_is(f[te].value, f[te].value_len, "chunked") ?
+		    HTTP_BODY_CHUNKED : HTTP_BODY_EOF);
+		return 0;
+	}
+	if (cl < 0) {
+		b->kind = HTTP_BODY_EOF;
+		return 0;
+	}
+	if (parse_length(f[cl].value, f[cl].value_len, &b->left) == -1)
+		return -1;
+	for (i = cl; (i = http_field_find(f, n, i + 1, "Content-Length")) >= 0;)
+		if (parse_length(f[i].value, f[i].value_len, &len) == -1 ||
+		    len != b->left)
+			return -1;
+	b->kind = HTTP_BODY_LENGTH;
+	b->done = (b->left == 0);
+	return 0;
+}
+
+/* One byte of chunked framing outside chunk data; -1 when it is malformed. */
+static int
+chunk_step(struct http_body *b, char c)
+{
+	int v;
+
+	switch (b->state) {
+	case CH_SIZE:
+		if ((v = hexval(c)) >= 0 && b->digits < 15) {
+			b->left = b->left * 16 + (uint64_t)v;
+			b->digits++;
+			return 0;
+		}
+		if (b->digits == 0 || (c != ';' && c != '\r' && !is_ows(c)))
+			return -1;
+		b->state = (c == '\r' ? CH_SIZE_LF : CH_EXT);
+		return 0;
+	case CH_EXT:
+		if (c == '\n')
+			return -1;
+		if (c == '\r')
+			b->state = CH_SIZE_LF;
+		return 0;
+	case CH_SIZE_LF:
+		if (c != '\n')
+			return -1;
+		b->state = (b->left == 0 ? CH_TRAILER : CH_DATA);
+		return 0;
+	case CH_DATA_CR:
+		b->state = CH_DATA_LF;
+		return c == '\r' ? 0 : -1;
+	case CH_DATA_LF:
+		b->state = CH_SIZE;
+		b->digits = 0;
+		return c == '\n' ? 0 : -1;
+	case CH_TRAILER:
+		b->state = (c == '\r' ? CH_END_LF : CH_TRAILER_LINE);
+		return c == '\n' ? -1 : 0;
+	case CH_TRAILER_LINE:
+		if (c == '\r')
+			b->state = CH_TRAILER_LF;
+		return c == '\n' ? -1 : 0;
+	case CH_TRAILER_LF:
+		b->state = CH_TRAILER;
+		return c == '\n' ? 0 : -1;
+	case CH_END_LF:
+		b->done = 1;
+		return c == '\n' ? 0 : -1;
+	}
+	return -1;
+}
+
+ssize_t
+http_body_scan(struct http_body *b, const char *buf, size_t len)
+{
+	size_t i = 0, n;
+
+	switch (b->kind) {
+	case HTTP_BODY_NONE:
+		return 0;
+	case HTTP_BODY_EOF:
+		return (ssize_t)len;
+	case HTTP_BODY_LENGTH:
+		n = (b->left < len ? (size_t)b->left : len);
+		b->left -= n;
+		b->done = (b->left == 0);
+		return (ssize_t)n;
+	case HTTP_BODY_CHUNKED:
+		break;
+	}
+	while (i < len && !b->done) {
+		if (b->state == CH_DATA) {
+			n = (b->left < len - i ? (size_t)b->left : len - i);
+			b->left -= n;
+			i += n;
+			if (b->left == 0)
+				b->state = CH_DATA_CR;
+			continue;
+		}
+		if (chunk_step(b, buf[i++]) == -1)
+			return -1;
+	}
+	return (ssize_t)i;
+}

@@ -1,0 +1,19 @@
+/*
+ * Diagnostics and the access line: to syslog (ident wstunnel, facility
+ * daemon), to stderr, or appended to a file.  Never to fd 2 when fd 2 is the
+ * client connection, as it is under inetd.
+ */
+#ifndef LOG_H
+#define LOG_H
+
+#include <syslog.h>
+
+/* dest: "syslog", "stderr" or a file name; NULL is syslog.  stderr_ok is
+ * false when fd 2 is the client.  -1 when the file cannot be opened (the log
+ * then goes to syslog and the caller reports the problem). */
+int	log_open(const char *dest, int verbose, int stderr_ok);
+int	log_to_stderr(void);
+void	log_msg(int prio, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+
+#endif

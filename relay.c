@@ -1,0 +1,279 @@
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+
+#include "relay.h"
+#include "util.h"
+
+enum { UP_IN, UP_OUT, DOWN_IN, DOWN_OUT };
+
+static volatile sig_atomic_t stop_signal;
+
+static void
+on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+void
+relay_dir_init(struct relay_dir *d, struct conn *src, struct conn *dst,
+    char *buf, size_t size, size_t off, size_t len)
+{
+	memset(d, 0, sizeof(*d));
+	d->src = src;
+	d->dst = dst;
+	d->buf = buf;
+	d->size = size;
+	d->off = (len > 0 ? off : 0);
+	d->len = len;
+	d->rwant = CONN_WANT_READ;
+	d->wwant = CONN_WANT_WRITE;
+}
+
+static int
+dir_done(const struct relay_dir *d)
+{
+	return d->eof && d->len == 0 && d->shut;
+}
+
+/* Where to wait for want: TLS may need the other fd of the conn. */
+static void
+watch(struct pollfd *p, const struct conn *c, int want)
+{
+	p->fd = (want == CONN_WANT_READ ? c->rfd : c->wfd);
+	p->events = (want == CONN_WANT_READ ? POLLIN : POLLOUT);
+}
+
+/*
+ * Only what the direction can act on is watched: a source while its buffer
+ * has room (that is the back-pressure), a destination while there is
+ * something to write or a shutdown to send.  Watching more would wake on
+ * POLLHUP it cannot act on yet, and spin.
+ */
+static void
+dir_poll(const struct relay_dir *d, struct pollfd *in, struct pollfd *out)
+{
+	in->fd = out->fd = -1;
+	in->revents = out->revents = 0;
+	if (!d->eof && d->len < d->size)
+		watch(in, d->src, d->rwant);
+	if (d->len > 0 || (d->eof && !d->shut))
+		watch(out, d->dst, d->wwant);
+}
+
+static int
+dir_readable_now(const struct relay_dir *d)
+{
+	return !d->eof && d->len < d->size && d->rwant == CONN_WANT_READ &&
+	    conn_pending(d->src);
+}
+
+/* Reads what src has into the buffer: 0, or -1 on an error. */
+static int
+dir_fill(struct relay_dir *d)
+{
+	ssize_t n;
+
+	if (d->off > 0 && d->off + d->len == d->size) {
+		memmove(d->buf, d->buf + d->off, d->len);
+		d->off = 0;
+	}
+	n = conn_read(d->src, d->buf + d->off + d->len,
+	    d->size - d->off - d->len);
+	if (n > 0) {
+		d->len += (size_t)n;
+		d->rwant = CONN_WANT_READ;
+	} else if (n == 0)
+		d->eof = 1;
+	else if (n == CONN_ERR)
+		return -1;
+	else
+		d->rwant = (int)n;
+	return 0;
+}
+
+/* Writes what the buffer holds to dst, then passes on an end of stream:
+ * 0, or -1 on an error. */
+static int
+dir_drain(struct relay_dir *d)
+{
+	ssize_t n;
+	int r;
+
+	if (d->len > 0) {
+		n = conn_write(d->dst, d->buf + d->off, d->len);
+		if (n == CONN_ERR || n == 0)
+			return -1;
+		if (n < 0) {
+			d->wwant = (int)n;
+			return 0;
+		}
+		d->off += (size_t)n;
+		d->len -= (size_t)n;
+		d->bytes += (uint64_t)n;
+		d->wwant = CONN_WANT_WRITE;
+		if (d->len == 0)
+			d->off = 0;
+	}
+	if (d->len == 0 && d->eof && !d->shut) {
+		if ((r = conn_shutdown(d->dst)) == CONN_ERR)
+			return -1;
+		if (r == 0)
+			d->shut = 1;
+		else
+			d->wwant = r;
+	}
+	return 0;
+}
+
+/*
+ * One direction's share of a poll round.  After a read the write is tried at
+ * once rather than after another poll(): one system call less per message,
+ * which is most of a small frame's latency.  Returns 1 when bytes moved, 0
+ * when none did, -1 with r->end set on an error.
+ */
+static int
+dir_pump(struct relay *r, struct relay_dir *d, const struct pollfd *in,
+    const struct pollfd *out, const char *src_error, const char *dst_error)
+{
+	uint64_t before = d->bytes;
+	size_t had = d->len;
+	int eof = d->eof;
+
+	if (in->revents != 0 || dir_readable_now(d)) {
+		if (dir_fill(d) == -1) {
+			r->end = src_error;
+			return -1;
+		}
+	}
+	if (out->revents != 0 || d->len > had || (d->eof && !eof)) {
+		if (dir_drain(d) == -1) {
+			r->end = dst_error;
+			return -1;
+		}
+	}
+	return d->bytes != before || d->len != had || d->eof != eof;
+}
+
+static int64_t
+earliest(int64_t a, int64_t b)
+{
+	if (a == 0)
+		return b;
+	if (b == 0)
+		return a;
+	return a < b ? a : b;
+}
+
+static int
+relay_wait(struct relay *r, struct pollfd *pfd, int64_t deadline,
+    const sigset_t *mask)
+{
+	struct timespec ts, *tsp = NULL;
+	int ms = ms_until(deadline);
+
+	if (dir_readable_now(&r->up) || dir_readable_now(&r->down))
+		ms = 0;
+	if (ms >= 0) {
+		ts.tv_sec = ms / 1000;
+		ts.tv_nsec = (long)(ms % 1000) * 1000000;
+		tsp = &ts;
+	}
+	return ppoll(pfd, 4, tsp, mask);
+}
+
+/* SIGTERM and friends end the session with its access line written; they
+ * are delivered only inside ppoll(), so none is lost between checks. */
+static void
+catch_signals(sigset_t *old)
+{
+	struct sigaction sa;
+	sigset_t block;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
+	sigprocmask(SIG_BLOCK, &block, old);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigdelset(old, SIGTERM);
+	sigdelset(old, SIGINT);
+	sigdelset(old, SIGHUP);
+}
+
+/* Ends the session: 1, with r->end set, when a timer has run out. */
+static int
+timers(struct relay *r, int moved, int64_t *idle_at, int64_t *close_at)
+{
+	int64_t now = now_ms();
+
+	if (moved && r->idle_ms > 0)
+		*idle_at = now + r->idle_ms;
+	if (*close_at == 0 && (r->up.eof || r->down.eof))
+		*close_at = now + r->close_ms;
+	if (*idle_at != 0 && now >= *idle_at)
+		r->end = "idle-timeout";
+	else if (*close_at != 0 && now >= *close_at)
+		r->end = "close-timeout";
+	return r->end != NULL;
+}
+
+void
+relay_run(struct relay *r)
+{
+	struct pollfd pfd[4];
+	sigset_t mask;
+	int64_t idle_at = 0, close_at = 0;
+	const char *closer = NULL;
+	int up, down;
+
+	catch_signals(&mask);
+	r->end = NULL;
+	if (r->idle_ms > 0)
+		idle_at = now_ms() + r->idle_ms;
+	/* bytes that came with the heads are delivered first */
+	if (dir_drain(&r->up) == -1 || dir_drain(&r->down) == -1) {
+		r->end = (r->up.len > 0 ? "backend-error" : "client-error");
+		r->failed = 1;
+		return;
+	}
+	for (;;) {
+		if (closer == NULL && (r->up.eof || r->down.eof))
+			closer = r->up.eof ? "client-closed" : "backend-closed";
+		if (dir_done(&r->up) && dir_done(&r->down)) {
+			r->end = closer;
+			return;
+		}
+		dir_poll(&r->up, &pfd[UP_IN], &pfd[UP_OUT]);
+		dir_poll(&r->down, &pfd[DOWN_IN], &pfd[DOWN_OUT]);
+		if (relay_wait(r, pfd, earliest(idle_at, close_at),
+		    &mask) == -1) {
+			if (errno != EINTR) {
+				r->end = "poll-error";
+				r->failed = 1;
+				return;
+			}
+			if (stop_signal != 0) {
+				r->end = "signal";
+				return;
+			}
+			continue;
+		}
+		up = dir_pump(r, &r->up, &pfd[UP_IN], &pfd[UP_OUT],
+		    "client-error", "backend-error");
+		down = (up == -1 ? -1 : dir_pump(r, &r->down, &pfd[DOWN_IN],
+		    &pfd[DOWN_OUT], "backend-error", "client-error"));
+		if (up == -1 || down == -1) {
+			r->failed = 1;
+			return;
+		}
+		if (timers(r, up || down, &idle_at, &close_at))
+			return;
+	}
+}

@@ -1,0 +1,39 @@
+/*
+ * The tunnel: bytes both ways between client and backend with one poll()
+ * loop, a fixed buffer per direction, back-pressure by polling a source only
+ * while its buffer has room, and half-close passed on with shutdown().  The
+ * relay does not care where its fds came from: sockets, pipes or TLS.
+ */
+#ifndef RELAY_H
+#define RELAY_H
+
+#include <stdint.h>
+
+#include "conn.h"
+
+struct relay_dir {
+	struct conn	*src, *dst;
+	char		*buf;
+	size_t		 size, off, len;	/* data is buf[off, off+len) */
+	uint64_t	 bytes;			/* delivered to dst */
+	int		 rwant, wwant;		/* CONN_WANT_* of the last try */
+	int		 eof;			/* src has ended */
+	int		 shut;			/* dst's write side is closed */
+};
+
+struct relay {
+	struct relay_dir up;		/* client to backend */
+	struct relay_dir down;		/* backend to client */
+	int		 idle_ms;	/* 0: no idle timeout */
+	int		 close_ms;
+	const char	*end;		/* why the session ended */
+	int		 failed;	/* it ended on an I/O error */
+};
+
+/* Sets up one direction; the buffer may already hold bytes to deliver. */
+void	relay_dir_init(struct relay_dir *d, struct conn *src, struct conn *dst,
+	    char *buf, size_t size, size_t off, size_t len);
+/* Relays until the session ends, then sets r->end. */
+void	relay_run(struct relay *r);
+
+#endif

@@ -1,0 +1,350 @@
+/*
+ * Head rewriting, as a reverse proxy does it (RFC 9110 section 7.6.1): the
+ * hop-by-hop fields and those the Connection field names go no further, and
+ * the backend learns who the client was from X-Forwarded-*.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "rewrite.h"
+#include "route.h"
+#include "util.h"
+
+struct out {
+	char	*p;
+	size_t	 len, size;
+	int	 full;
+};
+
+static void
+put(struct out *o, const char *s, size_t n)
+{
+	if (o->full || n > o->size - o->len) {
+		o->full = 1;
+		return;
+	}
+	memcpy(o->p + o->len, s, n);
+	o->len += n;
+}
+
+static void
+puts0(struct out *o, const char *s)
+{
+	put(o, s, strlen(s));
+}
+
+static void
+put_field(struct out *o, const char *name, size_t nlen, const char *v,
+    size_t vlen)
+{
+	put(o, name, nlen);
+	put(o, ": ", 2);
+	put(o, v, vlen);
+	put(o, "\r\n", 2);
+}
+
+static ssize_t
+done(struct out *o)
+{
+	return o->full ? -1 : (ssize_t)o->len;
+}
+
+static int
+is_one_of(const struct http_field *f, const char *const *names)
+{
+	for (; *names != NULL; names++)
+		if (f->name_len == strlen(*names) &&
+		    strncasecmp(f->name, *names, f->name_len) == 0)
+			return 1;
+	return 0;
+}
+
+/* Whether a Connection field of the head names f. */
+static int
+named_in_connection(const struct http_field *fields, size_t n,
+    const struct http_field *f)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (fields[i].name_len == 10 &&
+		    strncasecmp(fields[i].name, "Connection", 10) == 0 &&
+		    http_list_has_token(fields[i].value, fields[i].value_len,
+		    f->name, f->name_len))
+			return 1;
+	return 0;
+}
+
+/* Hop-by-hop fields of a request (RFC 9110 section 7.6.1) and those
+ * wstunnel writes itself. */
+static const char *const request_drop[] = {
+	"Connection", "Keep-Alive", "Proxy-Connection", "TE", "Trailer",
+	"Transfer-Encoding", "Upgrade", "Proxy-Authorization", "Host",
+	"X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", NULL
+};
+
+/* A client could name these in Connection to strip them before the backend
+ * sees them, and so bypass the backend's own checks: they always pass. */
+static const char *const end_to_end[] = {
+	"Origin", "Cookie", "Authorization", "Sec-WebSocket-Key",
+	"Sec-WebSocket-Version", "Sec-WebSocket-Protocol",
+	"Sec-WebSocket-Extensions", NULL
+};
+
+static void
+put_forwarded_for(struct out *o, const struct http_request *req,
+    const char *client)
+{
+	size_t i;
+	int first = 1;
+
+	puts0(o, "X-Forwarded-For: ");
+	for (i = 0; i < req->nfields; i++) {
+		if (req->fields[i].name_len != 15 || strncasecmp(
+		    req->fields[i].name, "X-Forwarded-For", 15) != 0 ||
+		    req->fields[i].value_len == 0)
+			continue;
+		if (!first)
+			put(o, ", ", 2);
+		put(o, req->fields[i].value, req->fields[i].value_len);
+		first = 0;
+	}
+	if (!first)
+		put(o, ", ", 2);
+	puts0(o, client);
+	put(o, "\r\n", 2);
+}
+
+ssize_t
+rewrite_request(const struct http_request *req, const struct forward *fw,
+    char *buf, size_t size)
+{
+	struct out o = { buf, 0, size, 0 };
+	const struct http_field *f;
+	size_t i;
+
+	puts0(&o, "GET ");
+	put(&o, fw->target, fw->target_len);
+	puts0(&o, " HTTP/1.1\r\n");
+	put_field(&o, "Host", 4, fw->host, fw->host_len);
+	for (i = 0; i < req->nfields; i++) {
+		f = &req->fields[i];
+		if (is_one_of(f, request_drop) || (!is_one_of(f, end_to_end) &&
+		    named_in_connection(req->fields, req->nfields, f)))
+			continue;
+		put_field(&o, f->name, f->name_len, f->value, f->value_len);
+	}
+	puts0(&o, "Upgrade: websocket\r\nConnection: Upgrade\r\n");
+	put_forwarded_for(&o, req, fw->client_addr);
+	put_field(&o, "X-Forwarded-Proto", 17, fw->proto, strlen(fw->proto));
+	put_field(&o, "X-Forwarded-Host", 16, fw->client_host,
+	    fw->client_host_len);
+	put(&o, "\r\n", 2);
+	return done(&o);
+}
+
+static void
+put_status_line(struct out *o, const struct http_response *res)
+{
+	char line[16];
+
+	snprintf(line, sizeof(line), "HTTP/1.1 %03d ", res->status);
+	puts0(o, line);
+	put(o, res->reason, res->reason_len);
+	put(o, "\r\n", 2);
+}
+
+static const char *const switch_drop[] = {
+	"Connection", "Keep-Alive", "Proxy-Connection", "TE", "Trailer",
+	"Transfer-Encoding", "Content-Length", "Proxy-Authenticate", NULL
+};
+
+ssize_t
+rewrite_switch(const struct http_response *res, char *buf, size_t size)
+{
+	struct out o = { buf, 0, size, 0 };
+	const struct http_field *f;
+	size_t i;
+
+	put_status_line(&o, res);
+	for (i = 0; i < res->nfields; i++) {
+		f = &res->fields[i];
+		if (is_one_of(f, switch_drop) || (f->name_len != 7 &&
+		    named_in_connection(res->fields, res->nfields, f)))
+			continue;	/* Upgrade (7 letters) always stays */
+		put_field(&o, f->name, f->name_len, f->value, f->value_len);
+	}
+	puts0(&o, "Connection: Upgrade\r\n\r\n");
+	return done(&o);
+}
+
+/* The body is relayed as it comes, so its framing fields stay. */
+static const char *const response_drop[] = {
+	"Connection", "Keep-Alive", "Proxy-Connection", "TE", "Trailer",
+	"Upgrade", "Proxy-Authenticate", NULL
+};
+static const char *const framing[] = {
+	"Content-Length", "Transfer-Encoding", NULL
+};
+static const char *const locations[] = {
+	"Location", "Content-Location", NULL
+};
+
+/* The default port of a Location scheme wstunnel may rewrite, or NULL. */
+static const char *
+scheme_port(const char *s, size_t len, int *ws)
+{
+	*ws = (len == 2 || len == 3) && strncasecmp(s, "ws", 2) == 0;
+	if (len == 2 && strncasecmp(s, "ws", 2) == 0)
+		return "80";
+	if (len == 3 && strncasecmp(s, "wss", 3) == 0)
+		return "443";
+	if (len == 4 && strncasecmp(s, "http", 4) == 0)
+		return "80";
+	if (len == 5 && strncasecmp(s, "https", 5) == 0)
+		return "443";
+	return NULL;
+}
+
+/* Whether the authority [a, a+len) names the backend, defport when it has
+ * no port. */
+static int
+same_authority(const char *a, size_t len, const char *defport,
+    const struct reverse *rv)
+{
+	const char *end = a + len, *h = a, *hend, *port = defport;
+	size_t plen = strlen(defport);
+
+	if (len > 0 && *a == '[') {
+		if ((hend = memchr(a, ']', len)) == NULL)
+			return 0;
+		h = a + 1;
+		a = hend + 1;
+	} else {
+		if ((hend = memchr(a, ':', len)) == NULL)
+			hend = end;
+		a = hend;
+	}
+	if (a < end) {
+		if (*a != ':')
+			return 0;
+		port = a + 1;
+		plen = end - port;
+	}
+	return (size_t)(hend - h) == strlen(rv->bhost) &&
+	    strncasecmp(h, rv->bhost, hend - h) == 0 &&
+	    plen == strlen(rv->bport) && memcmp(port, rv->bport, plen) == 0;
+}
+
+/* Location rewritten as ProxyPassReverse does: 1 when it was, 0 when it is
+ * not under the backend URL. */
+static int
+put_location(struct out *o, const struct http_field *f,
+    const struct reverse *rv)
+{
+	const char *v = f->value, *end = v + f->value_len, *a, *p, *defport;
+	char path[HTTP_MAX_LINE + 512];
+	ssize_t n;
+	int ws;
+
+	if (v < end && *v == '/' && (end - v < 2 || v[1] != '/')) {
+		n = route_unmap(rv->prefix, rv->prefix_len, rv->bpath,
+		    rv->bpath_len, v, end - v, path, sizeof(path));
+		if (n <= 0)
+			return 0;
+		put_field(o, f->name, f->name_len, path, n);
+		return 1;
+	}
+	if ((a = memchr(v, ':', end - v)) == NULL || end - a < 3 ||
+	    memcmp(a, "://", 3) != 0 ||
+	    (defport = scheme_port(v, a - v, &ws)) == NULL)
+		return 0;
+	for (a += 3, p = a; p < end && *p != '/' && *p != '?'; p++)
+		;
+	if (!same_authority(a, p - a, defport, rv))
+		return 0;
+	n = route_unmap(rv->prefix, rv->prefix_len, rv->bpath, rv->bpath_len,
+	    p < end ? p : "/", p < end ? (size_t)(end - p) : 1, path,
+	    sizeof(path));
+	if (n <= 0)
+		return 0;
+	put(o, f->name, f->name_len);
+	puts0(o, ws ? ": ws" : ": http");
+	puts0(o, rv->front_tls ? "s://" : "://");
+	put(o, rv->front_host, rv->front_host_len);
+	put(o, path, n);
+	put(o, "\r\n", 2);
+	return 1;
+}
+
+ssize_t
+rewrite_response(const struct http_response *res, const struct reverse *rv,
+    char *buf, size_t size)
+{
+	struct out o = { buf, 0, size, 0 };
+	const struct http_field *f;
+	size_t i;
+
+	put_status_line(&o, res);
+	for (i = 0; i < res->nfields; i++) {
+		f = &res->fields[i];
+		if (is_one_of(f, response_drop) || (!is_one_of(f, framing) &&
+		    named_in_connection(res->fields, res->nfields, f)))
+			continue;
+		if (is_one_of(f, locations) && put_location(&o, f, rv))
+			continue;
+		put_field(&o, f->name, f->name_len, f->value, f->value_len);
+	}
+	puts0(&o, "Connection: close\r\n\r\n");
+	return done(&o);
+}
+
+const char *
+http_reason(int status)
+{
+	static const struct {
+		int		 status;
+		const char	*reason;
+	} reasons[] = {
+		{ 101, "Switching Protocols" }, { 400, "Bad Request" },
+		{ 403, "Forbidden" }, { 404, "Not Found" },
+		{ 405, "Method Not Allowed" }, { 408, "Request Timeout" },
+		{ 414, "URI Too Long" }, { 426, "Upgrade Required" },
+		{ 431, "Request Header Fields Too Large" },
+		{ 500, "Internal Server Error" }, { 502, "Bad Gateway" },
+		{ 503, "Service Unavailable" }, { 504, "Gateway Timeout" },
+		{ 505, "HTTP Version Not Supported" },
+	};
+	size_t i;
+
+	for (i = 0; i < nitems(reasons); i++)
+		if (reasons[i].status == status)
+			return reasons[i].reason;
+	return "Error";
+}
+
+ssize_t
+rewrite_error(const struct http_error *e, char *buf, size_t size)
+{
+	char body[256];
+	int n, blen;
+
+	/* a gateway's reasons name backends: the client learns only the
+	 * status, the log has the rest */
+	if (e->status >= 500 || e->why == NULL)
+		blen = snprintf(body, sizeof(body), "%d %s\n", e->status,
+		    http_reason(e->status));
+	else
+		blen = snprintf(body, sizeof(body), "%d %s: %s\n", e->status,
+		    http_reason(e->status), e->why);
+	if (blen < 0 || (size_t)blen >= sizeof(body))
+		return -1;
+	n = snprintf(buf, size, "HTTP/1.1 %d %s\r\n"
+	    "Content-Type: text/plain\r\n"
+	    "Content-Length: %d\r\n"
+	    "Connection: close\r\n"
+	    "%s\r\n%s", e->status, http_reason(e->status), blen,
+	    e->extra != NULL ? e->extra : "", body);
+	return (n < 0 || (size_t)n >= size) ? -1 : n;
+}

@@ -1,0 +1,130 @@
+/* How a session ends: wstunnel's own answers, and the access line. */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "rewrite.h"
+#include "session.h"
+#include "util.h"
+
+#define LINGER_MS	2000		/* see reply_error() */
+#define LINGER_BYTES	(1 << 20)
+
+int
+session_fail(struct session *s, int status, const char *end, const char *why)
+{
+	s->status = status;
+	s->end = end;
+	s->why = why;
+	s->failed = 1;
+	return -1;
+}
+
+/*
+ * After an error answer the client may still be sending the rest of a head
+ * we refused.  Closing a socket with unread bytes in it makes the kernel send
+ * a reset, which can destroy the answer before the client has read it; so
+ * the write side is shut first and what still comes is read and dropped for
+ * a while, as httpd's lingering close does.
+ */
+void
+session_linger(struct session *s)
+{
+	int64_t deadline = now_ms() + LINGER_MS;
+	size_t total = 0;
+	ssize_t n;
+
+	if (conn_shutdown(&s->client) == CONN_ERR)
+		return;
+	while (total < LINGER_BYTES) {
+		n = conn_read(&s->client, s->up, s->bufsize);
+		if (n > 0) {
+			total += (size_t)n;
+			continue;
+		}
+		if (n == 0 || n == CONN_ERR ||
+		    conn_wait(&s->client, (int)n, deadline) <= 0)
+			return;
+	}
+}
+
+int
+reply_error(struct session *s, int status, const char *why, const char *extra)
+{
+	struct http_error e = { status, why, extra };
+	char buf[1024];
+	ssize_t n;
+
+	n = rewrite_error(&e, buf, sizeof(buf));
+	if (n > 0 && conn_write_all(&s->client, buf, (size_t)n,
+	    now_ms() + s->cfg->handshake_ms) == 0)
+		session_linger(s);
+	return session_fail(s, status, status == 408 ? "timeout" :
+	    status < 500 ? "refused" : "backend-failed", why);
+}
+
+void
+session_log(const struct session *s)
+{
+	char status[8] = "-";
+	double secs = (double)(now_ms() - s->start) / 1000.0;
+
+	if (s->status != 0)
+		snprintf(status, sizeof(status), "%d", s->status);
+	log_msg(LOG_INFO, "client=%s path=%.*s backend=%s status=%s up=%llu "
+	    "down=%llu secs=%.1f end=%s%s%s%s", s->peer[0] ? s->peer : "unknown",
+	    s->req.target != NULL ? (int)s->req.target_len : 1,
+	    s->req.target != NULL ? s->req.target : "-",
+	    s->baddr[0] ? s->baddr : "-", status,
+	    (unsigned long long)s->upbytes, (unsigned long long)s->downbytes,
+	    secs, s->end != NULL ? s->end : "unknown",
+	    s->why != NULL ? " reason=\"" : "",
+	    s->why != NULL ? s->why : "", s->why != NULL ? "\"" : "");
+}
+
+void
+addr_from_sockaddr(const struct sockaddr *sa, struct addr *a, char *ip,
+    size_t ipsize, char *peer, size_t peersize)
+{
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
+	unsigned port;
+
+	memset(a, 0, sizeof(*a));
+	if (sa->sa_family == AF_INET) {
+		a->family = AF_INET;
+		memcpy(a->bytes, &sin->sin_addr, 4);
+		port = ntohs(sin->sin_port);
+	} else if (sa->sa_family == AF_INET6) {
+		a->family = AF_INET6;
+		memcpy(a->bytes, &sin6->sin6_addr, 16);
+		port = ntohs(sin6->sin6_port);
+	} else {
+		snprintf(ip, ipsize, "unknown");
+		snprintf(peer, peersize, sa->sa_family == AF_UNIX ? "unix" :
+		    "unknown");
+		return;
+	}
+	addr_format(a, port, ip, ipsize, peer, peersize);
+}
+
+void
+addr_from_string(const char *ipstr, const char *port, struct addr *a,
+    char *ip, size_t ipsize, char *peer, size_t peersize)
+{
+	const char *errstr;
+	unsigned p = 0;
+
+	memset(a, 0, sizeof(*a));
+	if (inet_pton(AF_INET, ipstr, a->bytes) == 1)
+		a->family = AF_INET;
+	else if (inet_pton(AF_INET6, ipstr, a->bytes) == 1)
+		a->family = AF_INET6;
+	else
+		return;
+	if (port != NULL)
+		p = (unsigned)strtonum(port, 0, 65535, &errstr);
+	addr_format(a, p, ip, ipsize, peer, peersize);
+}

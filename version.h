@@ -1,0 +1,1 @@
+#define WSTUNNEL_VERSION "0.1.0"

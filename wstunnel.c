@@ -1,0 +1,315 @@
+/*
+ * wstunnel: a per-connection WebSocket reverse proxy.  A super-server starts
+ * one process per client connection with the client on fd 0 and 1.  main()
+ * checks the command line, then runs the phases of a session in order:
+ *
+ *	client_open	who the client is; TLS on fd 0/1 when configured
+ *	client_request	read and validate the upgrade request, pick a route
+ *	client_admit	--allow/--deny and --origin
+ *	backend_open	dial the route's backends in --balance order
+ *	backend_exchange send the rewritten request, check the answer
+ *	tunnel		relay until the session ends
+ *
+ * and ends with one access line.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "access.h"
+#include "balance.h"
+#include "config.h"
+#include "conn.h"
+#include "dial.h"
+#include "http.h"
+#include "log.h"
+#include "relay.h"
+#include "rewrite.h"
+#include "route.h"
+#include "session.h"
+#include "tls.h"
+#include "util.h"
+#include "version.h"
+
+extern char **environ;
+
+/* Who the client is, for the rules, the log and X-Forwarded-For. */
+static void
+client_identify(struct session *s)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	const char *ip = NULL, *port = NULL;
+
+	if (getpeername(STDIN_FILENO, (struct sockaddr *)&ss, &len) == 0)
+		addr_from_sockaddr((struct sockaddr *)&ss, &s->addr, s->ip,
+		    sizeof(s->ip), s->peer, sizeof(s->peer));
+	else if ((ip = getenv("TCPREMOTEIP")) != NULL) {
+		/* ucspi-tcp's tcpserver and friends: the address is theirs */
+		port = getenv("TCPREMOTEPORT");
+		addr_from_string(ip, port, &s->addr, s->ip, sizeof(s->ip),
+		    s->peer, sizeof(s->peer));
+	}
+}
+
+static int
+client_open(struct session *s)
+{
+	struct conn *c = &s->client;
+
+	c->rfd = STDIN_FILENO;
+	c->wfd = STDOUT_FILENO;
+	c->name = "client";
+	client_identify(s);
+	conn_tune_socket(STDIN_FILENO);
+	if (conn_set_nonblock(STDIN_FILENO) == -1 ||
+	    conn_set_nonblock(STDOUT_FILENO) == -1) {
+		log_msg(LOG_ERR, "client %s: fd 0/1: %s", s->peer,
+		    strerror(errno));
+		return session_fail(s, 0, "client-error", "bad fd 0/1");
+	}
+	if (s->cfg->tls_cert == NULL)
+		return 0;
+	if (tls->start(c, s->client_tls_ctx, 1, NULL) == 0 &&
+	    tls_handshake(c, s->start + s->cfg->handshake_ms) == 0)
+		return 0;
+	/* no HTTP answer: the client may not even speak TLS */
+	log_msg(LOG_WARNING, "client %s: TLS: %s", s->peer,
+	    c->why != NULL ? c->why : "failed");
+	return session_fail(s, 0, "tls-failed", c->why);
+}
+
+static int
+parse_request(const char *buf, size_t len, void *arg)
+{
+	struct session *s = arg;
+
+	return http_parse_request(buf, len, s->cfg->max_head, &s->req);
+}
+
+static int
+client_request(struct session *s)
+{
+	const struct config *cfg = s->cfg;
+	const char *why;
+	int r;
+
+	r = conn_read_head(&s->client, s->up, s->bufsize, &s->uplen,
+	    s->start + cfg->handshake_ms, parse_request, s);
+	if (r == CONN_EOF || r == CONN_ERR || (r == CONN_TIMEOUT &&
+	    s->uplen == 0))		/* nothing to answer */
+		return session_fail(s, 0, r == CONN_TIMEOUT ? "timeout" :
+		    r == CONN_EOF ? "client-closed" : "client-error", NULL);
+	if (r == CONN_TIMEOUT)
+		return reply_error(s, 408, "request head timed out", NULL);
+	if (r == HTTP_BAD || http_check_upgrade(&s->req, &s->ws) == HTTP_BAD)
+		return reply_error(s, s->req.err.status, s->req.err.why,
+		    s->req.err.extra);
+	s->head_len = (size_t)r;
+	why = route_normalize(s->req.target, s->req.target_len, s->target,
+	    &s->target_len);
+	if (why != NULL)
+		return reply_error(s, 400, why, NULL);
+	r = route_match(cfg->routes, cfg->nroutes, s->target, s->target_len);
+	if (r == -1)
+		return reply_error(s, 404, "no route for this path", NULL);
+	s->route = &cfg->routes[r];
+	return 0;
+}
+
+static int
+client_admit(struct session *s)
+{
+	const struct config *cfg = s->cfg;
+
+	if (!access_allowed(cfg->allow, cfg->nallow, cfg->deny, cfg->ndeny,
+	    &s->addr))
+		return reply_error(s, 403, "client address not allowed", NULL);
+	if (cfg->norigins == 0 || s->ws.norigin == 0)
+		return 0;
+	if (s->ws.norigin > 1)
+		return reply_error(s, 403, "more than one Origin", NULL);
+	if (!origin_allowed(cfg->origins, cfg->norigins, s->ws.origin,
+	    s->ws.origin_len))
+		return reply_error(s, 403, "Origin not allowed", NULL);
+	return 0;
+}
+
+static int
+backend_open(struct session *s)
+{
+	const struct route *r = s->route;
+	struct dial_opts o;
+	size_t order[ROUTE_MAX_BACKENDS], chosen;
+	int status;
+
+	balance_order(s->cfg->balance, r->nbackends, s->addr.family != 0 ?
+	    s->ip : NULL, order);
+	o.connect_ms = s->cfg->connect_ms;
+	o.tls_ctx = s->backend_tls_ctx;
+	o.sni = s->cfg->backend_sni;
+	status = dial_route(r, order, &o, &s->backend, &chosen, s->baddr,
+	    sizeof(s->baddr));
+	if (status != 0) {
+		log_msg(LOG_ERR, "route %s: no backend reachable", r->path);
+		return reply_error(s, status, "no backend reachable", NULL);
+	}
+	s->bend = &r->backends[chosen];
+	setproctitle("%s -> %s", s->peer, s->baddr);
+	return 0;
+}
+
+static void
+tunnel(struct session *s)
+{
+	struct relay *r = &s->relay;
+
+	relay_dir_init(&r->up, &s->client, &s->backend, s->up, s->bufsize,
+	    s->head_len, s->uplen - s->head_len);
+	relay_dir_init(&r->down, &s->backend, &s->client, s->down, s->bufsize,
+	    s->res_len, s->downlen - s->res_len);
+	r->idle_ms = s->cfg->idle_ms;
+	r->close_ms = s->cfg->close_ms;
+	relay_run(r);
+	s->end = r->end;
+	s->failed = r->failed;
+	s->upbytes = r->up.bytes;
+	s->downbytes = r->down.bytes;
+}
+
+static int
+session_run(struct session *s)
+{
+	s->bufsize = s->cfg->max_head < RELAY_BUFSIZE ? RELAY_BUFSIZE :
+	    s->cfg->max_head + 1;
+	if ((s->up = malloc(s->bufsize)) == NULL ||
+	    (s->down = malloc(s->bufsize)) == NULL) {
+		log_msg(LOG_ERR, "out of memory");
+		return 1;
+	}
+	if (client_open(s) == 0 && client_request(s) == 0 &&
+	    client_admit(s) == 0 && backend_open(s) == 0 &&
+	    backend_exchange(s) == 0)
+		tunnel(s);
+	session_log(s);
+	conn_restore_flags();
+	return (s->status == 101 && !s->failed) ? 0 : 1;
+}
+
+/* Nothing may land on fd 0, 1 or 2 by accident: a closed one is filled
+ * with /dev/null.  -1 when the client fds themselves were closed. */
+static int
+guard_fds(void)
+{
+	int fd, missing = 0;
+
+	for (fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+			continue;
+		if (open("/dev/null", O_RDWR) != fd)
+			return -1;
+		if (fd <= 1)
+			missing = 1;
+	}
+	return missing ? -1 : 0;
+}
+
+/* Whether fd 2 is the client connection itself, as under inetd. */
+static int
+stderr_is_client(void)
+{
+	struct stat e, c;
+	int fd;
+
+	if (fstat(STDERR_FILENO, &e) == -1)
+		return 1;
+	for (fd = 0; fd <= 1; fd++)
+		if (fstat(fd, &c) == 0 && c.st_dev == e.st_dev &&
+		    c.st_ino == e.st_ino)
+			return 1;
+	return 0;
+}
+
+static int
+usage_error(const char *why, int stderr_ok)
+{
+	if (stderr_ok && !log_to_stderr())
+		fprintf(stderr, "wstunnel: %s\n", why);
+	log_msg(LOG_ERR, "%s", why);
+	return 64;	/* EX_USAGE */
+}
+
+/* OpenSSL is loaded only for a configuration that uses it. */
+static const char *
+tls_setup(struct session *s, const struct config *cfg, char *msg,
+    size_t size)
+{
+	struct tls_server_conf sc = { cfg->tls_cert, cfg->tls_key,
+	    cfg->tls_client_ca };
+	struct tls_client_conf cc = { cfg->backend_ca, cfg->backend_cert,
+	    cfg->backend_key, cfg->backend_insecure };
+	const char *why;
+
+	if (cfg->tls_cert == NULL && !cfg->backend_tls)
+		return NULL;
+	if ((why = tls_load(msg, size)) != NULL)
+		return why;
+	if (cfg->tls_cert != NULL &&
+	    (s->client_tls_ctx = tls->server_ctx(&sc, msg, size)) == NULL)
+		return msg;
+	if (cfg->backend_tls &&
+	    (s->backend_tls_ctx = tls->client_ctx(&cc, msg, size)) == NULL)
+		return msg;
+	return NULL;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static struct config cfg;
+	static struct session s;
+	const char *why;
+	char msg[1024];
+	int stderr_ok;
+
+	s.start = now_ms();
+	s.cfg = &cfg;
+	signal(SIGPIPE, SIG_IGN);
+	if (guard_fds() == -1) {
+		openlog("wstunnel", LOG_PID, LOG_DAEMON);
+		syslog(LOG_ERR, "fd 0 or 1 is closed: no client to serve");
+		return 1;
+	}
+	stderr_ok = !stderr_is_client();
+	why = config_parse(argc, argv, &cfg, msg, sizeof(msg));
+	if (why == NULL && cfg.help) {
+		config_usage();
+		return 0;
+	}
+	if (why == NULL && cfg.version) {
+		printf("wstunnel %s\n", WSTUNNEL_VERSION);
+		return 0;
+	}
+	if (log_open(cfg.log, cfg.verbose, stderr_ok) == -1 && why == NULL) {
+		snprintf(msg, sizeof(msg), "--log %s: %s", cfg.log,
+		    strerror(errno));
+		why = msg;
+	}
+	if (why == NULL)
+		why = tls_setup(&s, &cfg, msg, sizeof(msg));
+	if (why != NULL)
+		return usage_error(why, stderr_ok);
+	if (cfg.check) {
+		printf("wstunnel: configuration OK\n");
+		return 0;
+	}
+	setproctitle_init(argc, argv, environ);
+	return session_run(&s);
+}
