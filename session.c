@@ -75,8 +75,8 @@ session_log(const struct session *s)
 		snprintf(status, sizeof(status), "%d", s->status);
 	log_msg(LOG_INFO, "client=%s path=%.*s backend=%s status=%s up=%llu "
 	    "down=%llu secs=%.1f end=%s%s%s%s", s->peer[0] ? s->peer : "unknown",
-	    s->req.target != NULL ? (int)s->req.target_len : 1,
-	    s->req.target != NULL ? s->req.target : "-",
+	    s->path_len > 0 ? (int)s->path_len : 1,
+	    s->path_len > 0 ? s->path : "-",
 	    s->baddr[0] ? s->baddr : "-", status,
 	    (unsigned long long)s->upbytes, (unsigned long long)s->downbytes,
 	    secs, s->end != NULL ? s->end : "unknown",

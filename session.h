@@ -35,6 +35,8 @@ struct session {
 	struct http_request	 req;
 	struct http_response	 res;
 	struct ws_request	 ws;
+	char		 path[HTTP_MAX_LINE];	/* as received, for the log */
+	size_t		 path_len;
 	char		 target[HTTP_MAX_LINE];	/* normalised */
 	size_t		 target_len;
 	const struct route	*route;

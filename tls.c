@@ -21,12 +21,11 @@ static char why_server[256], why_client[256];
 static void
 ctx_error(char *msg, size_t size, const char *what, const char *file)
 {
-	unsigned long e = ERR_peek_last_error();
-	const char *reason = ERR_reason_error_string(e);
-
-	/* a file that cannot be opened is reported by OpenSSL as an errno */
-	if (ERR_GET_LIB(e) == ERR_LIB_SYS)
-		reason = strerror(ERR_GET_REASON(e));
+	/* the first error queued is the cause, the others its echoes; a
+	 * file that cannot be opened is queued as an errno */
+	unsigned long e = ERR_peek_error();
+	const char *reason = ERR_GET_LIB(e) == ERR_LIB_SYS ?
+	    strerror(ERR_GET_REASON(e)) : ERR_reason_error_string(e);
 
 	snprintf(msg, size, "%s %s: %s", what, file != NULL ? file : "",
 	    reason != NULL ? reason : (errno != 0 ? strerror(errno) :

@@ -103,6 +103,10 @@ client_request(struct session *s)
 
 	r = conn_read_head(&s->client, s->up, s->bufsize, &s->uplen,
 	    s->start + cfg->handshake_ms, parse_request, s);
+	if (s->req.target != NULL) {	/* the buffer will carry the tunnel */
+		s->path_len = s->req.target_len;
+		memcpy(s->path, s->req.target, s->path_len);
+	}
 	if (r == CONN_EOF || r == CONN_ERR || (r == CONN_TIMEOUT &&
 	    s->uplen == 0))		/* nothing to answer */
 		return session_fail(s, 0, r == CONN_TIMEOUT ? "timeout" :
