@@ -33,12 +33,13 @@ ALL_CFLAGS	= -std=c11 -D_GNU_SOURCE $(WARNINGS) $(HARDENING) \
 LIBS		= $(BSD_LIBS) -lresolv
 
 # the pure units: parsers and head builders, also linked into the tests
-PURE		= http.o rewrite.o route.o access.o balance.o
+PURE		= http.o rewrite.o route.o access.o balance.o proxy.o
 OBJS		= wstunnel.o config.o session.o backend.o dial.o conn.o \
 		  relay.o log.o tlsmod.o $(PURE)
 MODULE		= wstunnel-tls.so
 UNIT_TESTS	= tests/unit/test_http tests/unit/test_route \
-		  tests/unit/test_rewrite tests/unit/test_access
+		  tests/unit/test_rewrite tests/unit/test_access \
+		  tests/unit/test_proxy
 
 all: wstunnel $(MODULE)
 

@@ -30,6 +30,7 @@
 #include "dial.h"
 #include "http.h"
 #include "log.h"
+#include "proxy.h"
 #include "relay.h"
 #include "rewrite.h"
 #include "route.h"
@@ -48,6 +49,8 @@ client_identify(struct session *s)
 	socklen_t len = sizeof(ss);
 	const char *ip = NULL, *port = NULL;
 
+	snprintf(s->ip, sizeof(s->ip), "unknown");
+	snprintf(s->peer, sizeof(s->peer), "unknown");
 	if (getpeername(STDIN_FILENO, (struct sockaddr *)&ss, &len) == 0)
 		addr_from_sockaddr((struct sockaddr *)&ss, &s->addr, s->ip,
 		    sizeof(s->ip), s->peer, sizeof(s->peer));
@@ -57,6 +60,42 @@ client_identify(struct session *s)
 		addr_from_string(ip, port, &s->addr, s->ip, sizeof(s->ip),
 		    s->peer, sizeof(s->peer));
 	}
+}
+
+/*
+ * The PROXY header comes before anything else, TLS included.  It is read
+ * exactly, never a byte further, so what follows is still in the socket for
+ * TLS or the request; a v1 line is read one byte at a time once its shortest
+ * form is in.
+ */
+static int
+client_proxy(struct session *s)
+{
+	struct proxy_info pi;
+	char buf[PROXY_V2_MAX];
+	size_t len = 0;
+	ssize_t n;
+	int r;
+
+	while ((r = proxy_parse(buf, len, &pi)) == PROXY_INCOMPLETE) {
+		n = conn_read(&s->client, buf + len, proxy_more(buf, len));
+		if (n > 0)
+			len += (size_t)n;
+		else if (n == 0 || n == CONN_ERR || conn_wait(&s->client,
+		    (int)n, s->start + s->cfg->handshake_ms) <= 0)
+			return session_fail(s, 0, n == 0 ? "client-closed" :
+			    "timeout", "no PROXY header");
+	}
+	if (r == PROXY_BAD) {
+		log_msg(LOG_WARNING, "client %s: bad PROXY header", s->peer);
+		return session_fail(s, 0, "refused", "bad PROXY header");
+	}
+	if (!pi.local) {
+		s->addr = pi.src;
+		addr_format(&s->addr, pi.port, s->ip, sizeof(s->ip), s->peer,
+		    sizeof(s->peer));
+	}
+	return 0;
 }
 
 static int
@@ -75,6 +114,8 @@ client_open(struct session *s)
 		    strerror(errno));
 		return session_fail(s, 0, "client-error", "bad fd 0/1");
 	}
+	if (s->cfg->proxy_protocol && client_proxy(s) == -1)
+		return -1;
 	if (s->cfg->tls_cert == NULL)
 		return 0;
 	if (tls->start(c, s->client_tls_ctx, 1, NULL) == 0 &&

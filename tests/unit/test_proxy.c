@@ -1,0 +1,145 @@
+/* PROXY protocol v1 and v2 headers, table by table. */
+#include <arpa/inet.h>
+#include <string.h>
+
+#include "proxy.h"
+#include "t.h"
+
+static const struct {
+	const char	*in;
+	int		 want;		/* length, PROXY_BAD or _INCOMPLETE */
+	int		 family;	/* 0: local */
+	const char	*addr;
+	unsigned	 port;
+} v1[] = {
+	{ "PROXY TCP4 192.0.2.7 10.0.0.1 51234 80\r\nGET", 40, AF_INET,
+	    "192.0.2.7", 51234 },
+	{ "PROXY TCP6 2001:db8::1 ::1 0 65535\r\n", 36, AF_INET6,
+	    "2001:db8::1", 0 },
+	{ "PROXY UNKNOWN\r\n", 15, 0, NULL, 0 },
+	{ "PROXY UNKNOWN ffff::1 ffff::2 1 2\r\n", 35, 0, NULL, 0 },
+	{ "PROXY TCP4 192.0.2.7 10.0.0.1 51234 80\r", PROXY_INCOMPLETE, 0,
+	    NULL, 0 },
+	{ "PROXY TCP4 192.0.2.7", PROXY_INCOMPLETE, 0, NULL, 0 },
+	{ "PROX", PROXY_INCOMPLETE, 0, NULL, 0 },
+	{ "", PROXY_INCOMPLETE, 0, NULL, 0 },
+	{ "PROXY TCP4 192.0.2.07 10.0.0.1 1 2\r\n", PROXY_BAD, 0, NULL, 0 },
+	{ "PROXY TCP4 192.0.2.7 10.0.0.1 01 2\r\n", PROXY_BAD, 0, NULL, 0 },
+	{ "PROXY TCP4 192.0.2.7 10.0.0.1 65536 2\r\n", PROXY_BAD, 0, NULL, 0 },
+	{ "PROXY TCP4 ::1 10.0.0.1 1 2\r\n", PROXY_BAD, 0, NULL, 0 },
+	{ "PROXY TCP6 192.0.2.7 ::1 1 2\r\n", PROXY_BAD, 0, NULL, 0 },
+	{ "PROXY TCP4 192.0.2.7 10.0.0.1 1\r\n", PROXY_BAD, 0, NULL, 0 },
+	{ "PROXY TCP4 192.0.2.7 10.0.0.1 1 2 3\r\n", PROXY_BAD, 0, NULL, 0 },
+	{ "PROXY TCP4  192.0.2.7 10.0.0.1 1 2\r\n", PROXY_BAD, 0, NULL, 0 },
+	{ "PROXY TCP4 192.0.2.7 10.0.0.1 1 2\n", PROXY_BAD, 0, NULL, 0 },
+	{ "PROXY TCP4 192.0.2.7\r10.0.0.1 1 2\r\n", PROXY_BAD, 0, NULL, 0 },
+	{ "PROXY UDP4 192.0.2.7 10.0.0.1 1 2\r\n", PROXY_BAD, 0, NULL, 0 },
+	{ "proxy TCP4 192.0.2.7 10.0.0.1 1 2\r\n", PROXY_BAD, 0, NULL, 0 },
+	{ "GET / HTTP/1.1\r\n", PROXY_BAD, 0, NULL, 0 },
+};
+
+static void
+test_v1(void)
+{
+	struct proxy_info pi;
+	char ip[INET6_ADDRSTRLEN];
+	size_t i;
+	int r;
+
+	for (i = 0; i < sizeof(v1) / sizeof(v1[0]); i++) {
+		r = proxy_parse(v1[i].in, strlen(v1[i].in), &pi);
+		CHECK_INT(r, v1[i].want, "v1 row %zu: %s", i, v1[i].in);
+		if (r <= 0)
+			continue;
+		CHECK_INT(pi.local, v1[i].family == 0, "v1 row %zu local", i);
+		if (v1[i].family == 0)
+			continue;
+		CHECK_INT(pi.src.family, v1[i].family, "v1 row %zu family", i);
+		inet_ntop(pi.src.family, pi.src.bytes, ip, sizeof(ip));
+		CHECK_STR(ip, v1[i].addr, "v1 row %zu address", i);
+		CHECK_INT(pi.port, v1[i].port, "v1 row %zu port", i);
+	}
+}
+
+static void
+test_v1_too_long(void)
+{
+	char line[200];
+	struct proxy_info pi;
+
+	memset(line, 'x', sizeof(line));
+	memcpy(line, "PROXY UNKNOWN ", 14);
+	CHECK_INT(proxy_parse(line, PROXY_V1_MAX - 1, &pi), PROXY_INCOMPLETE,
+	    "a 106-byte start may still end");
+	CHECK_INT(proxy_parse(line, PROXY_V1_MAX, &pi), PROXY_BAD,
+	    "no CRLF within 107 bytes");
+	memcpy(line + PROXY_V1_MAX - 2, "\r\n", 2);
+	CHECK_INT(proxy_parse(line, PROXY_V1_MAX, &pi), PROXY_V1_MAX,
+	    "CRLF at 107 bytes");
+}
+
+/* A v2 header: command, family/protocol, address block. */
+static size_t
+v2(unsigned char *b, int cmd, int fam, const unsigned char *addr,
+    size_t alen)
+{
+	memcpy(b, "\r\n\r\n\0\r\nQUIT\n", 12);
+	b[12] = (unsigned char)(0x20 | cmd);
+	b[13] = (unsigned char)fam;
+	b[14] = (unsigned char)(alen >> 8);
+	b[15] = (unsigned char)alen;
+	memcpy(b + 16, addr, alen);
+	return 16 + alen;
+}
+
+static void
+test_v2(void)
+{
+	static const unsigned char tcp4[12] = { 192, 0, 2, 7, 10, 0, 0, 1,
+	    0xc8, 0x22, 0, 80 };
+	unsigned char tcp6[36 + 7] = { 0x20, 0x01, 0x0d, 0xb8 }, b[600];
+	struct proxy_info pi;
+	size_t n, i;
+
+	n = v2(b, 1, 0x11, tcp4, sizeof(tcp4));
+	CHECK_INT(proxy_parse((char *)b, n, &pi), 28, "v2 TCP4");
+	CHECK_INT(pi.src.family, AF_INET, "v2 TCP4 family");
+	CHECK(memcmp(pi.src.bytes, tcp4, 4) == 0, "v2 TCP4 address");
+	CHECK_INT(pi.port, 51234, "v2 TCP4 port");
+	for (i = 0; i < n; i++) {
+		CHECK_INT(proxy_parse((char *)b, i, &pi), PROXY_INCOMPLETE,
+		    "v2 TCP4 prefix of %zu bytes", i);
+		CHECK(i + proxy_more((char *)b, i) <= n,
+		    "proxy_more never reads past the header (at %zu)", i);
+	}
+	tcp6[32] = 0x01;	/* source port 0x0102 after two addresses */
+	tcp6[33] = 0x02;
+	n = v2(b, 1, 0x21, tcp6, sizeof(tcp6));	/* 7 bytes of TLV space */
+	CHECK_INT(proxy_parse((char *)b, n, &pi), (int)n, "v2 TCP6 + TLVs");
+	CHECK_INT(pi.src.family, AF_INET6, "v2 TCP6 family");
+	CHECK_INT(pi.port, 0x0102, "v2 TCP6 port");
+	n = v2(b, 0, 0x00, tcp4, 0);
+	CHECK_INT(proxy_parse((char *)b, n, &pi), 16, "v2 LOCAL");
+	CHECK_INT(pi.local, 1, "v2 LOCAL keeps the socket's address");
+	n = v2(b, 1, 0x11, tcp4, 8);
+	CHECK_INT(proxy_parse((char *)b, n, &pi), PROXY_BAD, "v2 TCP4 short");
+	n = v2(b, 2, 0x11, tcp4, sizeof(tcp4));
+	CHECK_INT(proxy_parse((char *)b, n, &pi), PROXY_BAD, "v2 command 2");
+	n = v2(b, 1, 0x41, tcp4, sizeof(tcp4));
+	CHECK_INT(proxy_parse((char *)b, n, &pi), PROXY_BAD, "v2 family 4");
+	b[12] = 0x11;
+	CHECK_INT(proxy_parse((char *)b, n, &pi), PROXY_BAD, "v2 version 1");
+	v2(b, 1, 0x11, tcp4, sizeof(tcp4));
+	b[14] = 0x20;		/* 8192 bytes of addresses: over the limit */
+	CHECK_INT(proxy_parse((char *)b, 16, &pi), PROXY_BAD, "v2 too long");
+	CHECK_INT(proxy_more("", 0), 15, "first read: the shortest header");
+}
+
+int
+main(void)
+{
+	test_v1();
+	test_v1_too_long();
+	test_v2();
+	return t_done();
+}
