@@ -99,4 +99,9 @@ clean-objs:
 clean: clean-objs
 	rm -rf tests/integration/__pycache__ .pytest_cache
 
+# fuzz targets, sanitizer builds (tests/fuzz/fuzz.mk)
+include tests/fuzz/fuzz.mk
+# make bench (bench/bench.mk)
+include bench/bench.mk
+
 .PHONY: all deps unit integration lint check demo install clean clean-objs

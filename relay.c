@@ -1,7 +1,18 @@
+/*
+ * The tunnel's poll() loop, after OpenBSD nc's readwrite(): per direction a
+ * source, a destination and one bounded store between them; a source is
+ * polled only while its store has room and a destination only while the
+ * store holds something, which is all the back-pressure there is.
+ *
+ * The store is a user-space buffer, or, when neither side is TLS, a pipe the
+ * bytes are splice()d through without being copied into this process.
+ */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "relay.h"
 #include "util.h"
@@ -29,12 +40,27 @@ relay_dir_init(struct relay_dir *d, struct conn *src, struct conn *dst,
 	d->len = len;
 	d->rwant = CONN_WANT_READ;
 	d->wwant = CONN_WANT_WRITE;
+	d->pipe[0] = d->pipe[1] = -1;
+}
+
+/* Bytes read from src not yet written to dst. */
+static size_t
+dir_held(const struct relay_dir *d)
+{
+	return d->len + d->plen;
+}
+
+static int
+dir_has_room(const struct relay_dir *d)
+{
+	return d->pipe[1] != -1 ? d->plen < d->pcap && !d->pfull :
+	    d->len < d->size;
 }
 
 static int
 dir_done(const struct relay_dir *d)
 {
-	return d->eof && d->len == 0 && d->shut;
+	return d->eof && dir_held(d) == 0 && d->shut;
 }
 
 /* Where to wait for want: TLS may need the other fd of the conn. */
@@ -46,45 +72,86 @@ watch(struct pollfd *p, const struct conn *c, int want)
 }
 
 /*
- * Only what the direction can act on is watched: a source while its buffer
- * has room (that is the back-pressure), a destination while there is
- * something to write or a shutdown to send.  Watching more would wake on
- * POLLHUP it cannot act on yet, and spin.
+ * Only what the direction can act on is watched: a source while the store
+ * has room, a destination while there is something to write or a shutdown
+ * to send.  Watching more would wake on POLLHUP it cannot act on yet, and
+ * spin.
  */
 static void
 dir_poll(const struct relay_dir *d, struct pollfd *in, struct pollfd *out)
 {
 	in->fd = out->fd = -1;
 	in->revents = out->revents = 0;
-	if (!d->eof && d->len < d->size)
+	if (!d->eof && dir_has_room(d))
 		watch(in, d->src, d->rwant);
-	if (d->len > 0 || (d->eof && !d->shut))
+	if (dir_held(d) > 0 || (d->eof && !d->shut))
 		watch(out, d->dst, d->wwant);
 }
 
 static int
 dir_readable_now(const struct relay_dir *d)
 {
-	return !d->eof && d->len < d->size && d->rwant == CONN_WANT_READ &&
+	return !d->eof && dir_has_room(d) && d->rwant == CONN_WANT_READ &&
 	    conn_pending(d->src);
 }
 
-/* Reads what src has into the buffer: 0, or -1 on an error. */
+/* splice() with the relay's meaning of its result, like conn_read(). */
+static ssize_t
+splice_some(int from, int to, size_t len, int want)
+{
+	ssize_t n = splice(from, NULL, to, NULL, len,
+	    SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+
+	if (n >= 0)
+		return n;
+	return (errno == EAGAIN || errno == EINTR) ? want : CONN_ERR;
+}
+
+/*
+ * The first splice() from a source it cannot take (a tty, some files) says
+ * EINVAL before anything moved: that direction goes back to the buffer.
+ */
+static void
+unsplice(struct relay_dir *d)
+{
+	close(d->pipe[0]);
+	close(d->pipe[1]);
+	d->pipe[0] = d->pipe[1] = -1;
+}
+
+/* Reads what src has into the store: 0, or -1 on an error. */
 static int
 dir_fill(struct relay_dir *d)
 {
 	ssize_t n;
 
-	if (d->off > 0 && d->off + d->len == d->size) {
-		memmove(d->buf, d->buf + d->off, d->len);
-		d->off = 0;
+	if (d->pipe[1] != -1) {
+		n = splice_some(d->src->rfd, d->pipe[1], d->pcap - d->plen,
+		    CONN_WANT_READ);
+		if (n == CONN_ERR && errno == EINVAL && d->bytes == 0 &&
+		    d->plen == 0) {
+			unsplice(d);
+			return dir_fill(d);
+		}
+		if (n > 0)
+			d->plen += (size_t)n;
+		/* a pipe holds 16 buffers, not 64 KiB: after a POLLIN, EAGAIN
+		 * with bytes in it means it is full until a drain makes room */
+		if (n == CONN_WANT_READ && d->plen > 0)
+			d->pfull = 1;
+	} else {
+		if (d->off > 0 && d->off + d->len == d->size) {
+			memmove(d->buf, d->buf + d->off, d->len);
+			d->off = 0;
+		}
+		n = conn_read(d->src, d->buf + d->off + d->len,
+		    d->size - d->off - d->len);
+		if (n > 0)
+			d->len += (size_t)n;
 	}
-	n = conn_read(d->src, d->buf + d->off + d->len,
-	    d->size - d->off - d->len);
-	if (n > 0) {
-		d->len += (size_t)n;
+	if (n > 0)
 		d->rwant = CONN_WANT_READ;
-	} else if (n == 0)
+	else if (n == 0)
 		d->eof = 1;
 	else if (n == CONN_ERR)
 		return -1;
@@ -93,7 +160,31 @@ dir_fill(struct relay_dir *d)
 	return 0;
 }
 
-/* Writes what the buffer holds to dst, then passes on an end of stream:
+/* Writes some of the store to dst: the buffer first, since bytes that came
+ * with the heads are older than any in the pipe. */
+static ssize_t
+dir_write(struct relay_dir *d)
+{
+	ssize_t n;
+
+	if (d->len > 0) {
+		if ((n = conn_write(d->dst, d->buf + d->off, d->len)) > 0) {
+			d->off += (size_t)n;
+			d->len -= (size_t)n;
+			if (d->len == 0)
+				d->off = 0;
+		}
+		return n;
+	}
+	n = splice_some(d->pipe[0], d->dst->wfd, d->plen, CONN_WANT_WRITE);
+	if (n > 0) {
+		d->plen -= (size_t)n;
+		d->pfull = 0;
+	}
+	return n;
+}
+
+/* Writes what the store holds to dst, then passes on an end of stream:
  * 0, or -1 on an error. */
 static int
 dir_drain(struct relay_dir *d)
@@ -101,22 +192,18 @@ dir_drain(struct relay_dir *d)
 	ssize_t n;
 	int r;
 
-	if (d->len > 0) {
-		n = conn_write(d->dst, d->buf + d->off, d->len);
+	while (dir_held(d) > 0) {
+		n = dir_write(d);
 		if (n == CONN_ERR || n == 0)
 			return -1;
 		if (n < 0) {
 			d->wwant = (int)n;
 			return 0;
 		}
-		d->off += (size_t)n;
-		d->len -= (size_t)n;
 		d->bytes += (uint64_t)n;
 		d->wwant = CONN_WANT_WRITE;
-		if (d->len == 0)
-			d->off = 0;
 	}
-	if (d->len == 0 && d->eof && !d->shut) {
+	if (d->eof && !d->shut) {
 		if ((r = conn_shutdown(d->dst)) == CONN_ERR)
 			return -1;
 		if (r == 0)
@@ -130,30 +217,47 @@ dir_drain(struct relay_dir *d)
 /*
  * One direction's share of a poll round.  After a read the write is tried at
  * once rather than after another poll(): one system call less per message,
- * which is most of a small frame's latency.  Returns 1 when bytes moved, 0
- * when none did, -1 with r->end set on an error.
+ * which is most of a small frame's latency.  Returns 1 when anything moved,
+ * 0 when nothing did, -1 with r->end set on an error.
  */
 static int
 dir_pump(struct relay *r, struct relay_dir *d, const struct pollfd *in,
     const struct pollfd *out, const char *src_error, const char *dst_error)
 {
 	uint64_t before = d->bytes;
-	size_t had = d->len;
+	size_t had = dir_held(d);
 	int eof = d->eof;
 
-	if (in->revents != 0 || dir_readable_now(d)) {
-		if (dir_fill(d) == -1) {
-			r->end = src_error;
-			return -1;
-		}
+	if ((in->revents != 0 || dir_readable_now(d)) && dir_fill(d) == -1) {
+		r->end = src_error;
+		return -1;
 	}
-	if (out->revents != 0 || d->len > had || (d->eof && !eof)) {
-		if (dir_drain(d) == -1) {
-			r->end = dst_error;
-			return -1;
-		}
+	if ((out->revents != 0 || dir_held(d) > had || d->eof != eof) &&
+	    dir_drain(d) == -1) {
+		r->end = dst_error;
+		return -1;
 	}
-	return d->bytes != before || d->len != had || d->eof != eof;
+	return d->bytes != before || dir_held(d) != had || d->eof != eof;
+}
+
+/* A pipe for each direction when neither side is TLS: splice() then moves
+ * the bytes inside the kernel. */
+static void
+use_splice(struct relay *r)
+{
+	struct relay_dir *d[2] = { &r->up, &r->down };
+	int i, size;
+
+	if (r->up.src->tls != NULL || r->down.src->tls != NULL)
+		return;
+	for (i = 0; i < 2; i++) {
+		if (pipe2(d[i]->pipe, O_NONBLOCK | O_CLOEXEC) == -1) {
+			d[i]->pipe[0] = d[i]->pipe[1] = -1;
+			return;		/* out of fds: the buffers will do */
+		}
+		size = fcntl(d[i]->pipe[1], F_GETPIPE_SZ);
+		d[i]->pcap = (size > 0 ? (size_t)size : 4096);
+	}
 }
 
 static int64_t
@@ -188,23 +292,22 @@ relay_wait(struct relay *r, struct pollfd *pfd, int64_t deadline,
 static void
 catch_signals(sigset_t *old)
 {
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
 	struct sigaction sa;
 	sigset_t block;
+	size_t i;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
 	sigemptyset(&block);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGHUP);
+	for (i = 0; i < nitems(sigs); i++)
+		sigaddset(&block, sigs[i]);
 	sigprocmask(SIG_BLOCK, &block, old);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	sigdelset(old, SIGTERM);
-	sigdelset(old, SIGINT);
-	sigdelset(old, SIGHUP);
+	for (i = 0; i < nitems(sigs); i++) {
+		sigaction(sigs[i], &sa, NULL);
+		sigdelset(old, sigs[i]);
+	}
 }
 
 /* Ends the session: 1, with r->end set, when a timer has run out. */
@@ -224,25 +327,16 @@ timers(struct relay *r, int moved, int64_t *idle_at, int64_t *close_at)
 	return r->end != NULL;
 }
 
-void
-relay_run(struct relay *r)
+static void
+relay_loop(struct relay *r, const sigset_t *mask)
 {
 	struct pollfd pfd[4];
-	sigset_t mask;
 	int64_t idle_at = 0, close_at = 0;
 	const char *closer = NULL;
 	int up, down;
 
-	catch_signals(&mask);
-	r->end = NULL;
 	if (r->idle_ms > 0)
 		idle_at = now_ms() + r->idle_ms;
-	/* bytes that came with the heads are delivered first */
-	if (dir_drain(&r->up) == -1 || dir_drain(&r->down) == -1) {
-		r->end = (r->up.len > 0 ? "backend-error" : "client-error");
-		r->failed = 1;
-		return;
-	}
 	for (;;) {
 		if (closer == NULL && (r->up.eof || r->down.eof))
 			closer = r->up.eof ? "client-closed" : "backend-closed";
@@ -252,8 +346,8 @@ relay_run(struct relay *r)
 		}
 		dir_poll(&r->up, &pfd[UP_IN], &pfd[UP_OUT]);
 		dir_poll(&r->down, &pfd[DOWN_IN], &pfd[DOWN_OUT]);
-		if (relay_wait(r, pfd, earliest(idle_at, close_at),
-		    &mask) == -1) {
+		if (relay_wait(r, pfd, earliest(idle_at, close_at), mask) ==
+		    -1) {
 			if (errno != EINTR) {
 				r->end = "poll-error";
 				r->failed = 1;
@@ -276,4 +370,25 @@ relay_run(struct relay *r)
 		if (timers(r, up || down, &idle_at, &close_at))
 			return;
 	}
+}
+
+void
+relay_run(struct relay *r)
+{
+	sigset_t mask;
+
+	catch_signals(&mask);
+	r->end = NULL;
+	if (r->splice)
+		use_splice(r);
+	/* bytes that came with the heads are delivered first */
+	if (dir_drain(&r->up) == -1 || dir_drain(&r->down) == -1) {
+		r->end = (r->up.len > 0 ? "backend-error" : "client-error");
+		r->failed = 1;
+	} else
+		relay_loop(r, &mask);
+	if (r->up.pipe[0] != -1)
+		unsplice(&r->up);
+	if (r->down.pipe[0] != -1)
+		unsplice(&r->down);
 }

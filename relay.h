@@ -19,6 +19,9 @@ struct relay_dir {
 	int		 rwant, wwant;		/* CONN_WANT_* of the last try */
 	int		 eof;			/* src has ended */
 	int		 shut;			/* dst's write side is closed */
+	int		 pipe[2];		/* splice(): -1 when buffered */
+	size_t		 plen, pcap;		/* bytes in the pipe, its size */
+	int		 pfull;			/* the pipe took no more */
 };
 
 struct relay {
@@ -26,6 +29,7 @@ struct relay {
 	struct relay_dir down;		/* backend to client */
 	int		 idle_ms;	/* 0: no idle timeout */
 	int		 close_ms;
+	int		 splice;	/* may splice() when neither side is TLS */
 	const char	*end;		/* why the session ended */
 	int		 failed;	/* it ended on an I/O error */
 };

@@ -222,6 +222,7 @@ tunnel(struct session *s)
 	    s->res_len, s->downlen - s->res_len);
 	r->idle_ms = s->cfg->idle_ms;
 	r->close_ms = s->cfg->close_ms;
+	r->splice = !s->cfg->no_splice;
 	relay_run(r);
 	s->end = r->end;
 	s->failed = r->failed;

@@ -1,0 +1,3 @@
+bench:
+	@echo "no benchmark yet"
+.PHONY: bench
