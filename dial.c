@@ -144,8 +144,12 @@ dial_backend(const struct backend *b, const struct dial_opts *o,
 	/* the name sent and verified: --backend-sni, else the URL's host */
 	name = o->sni != NULL ? o->sni : b->is_unix ? "localhost" : b->host;
 	r = tls->start(c, o->tls_ctx, 0, name);
-	if (r == 0 && (r = tls_handshake(c, now_ms() + o->connect_ms)) == 0)
+	if (r == 0 && (r = tls_handshake(c, now_ms() + o->connect_ms)) == 0) {
+		if (o->insecure)
+			log_msg(LOG_WARNING, "backend %s: certificate not "
+			    "verified (--backend-insecure)", b->url);
 		return 0;
+	}
 	log_msg(LOG_WARNING, "backend %s: TLS with %s: %s", b->url, addr,
 	    c->why != NULL ? c->why : "failed");
 	if (c->tls != NULL)

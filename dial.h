@@ -16,6 +16,7 @@ struct dial_opts {
 	int		 connect_ms;
 	void		*tls_ctx;	/* for wss:// backends */
 	const char	*sni;		/* --backend-sni, or NULL */
+	int		 insecure;	/* --backend-insecure */
 };
 
 /*

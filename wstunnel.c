@@ -200,6 +200,7 @@ backend_open(struct session *s)
 	o.connect_ms = s->cfg->connect_ms;
 	o.tls_ctx = s->backend_tls_ctx;
 	o.sni = s->cfg->backend_sni;
+	o.insecure = s->cfg->backend_insecure;
 	status = dial_route(r, order, &o, &s->backend, &chosen, s->baddr,
 	    sizeof(s->baddr));
 	if (status != 0) {
