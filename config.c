@@ -273,9 +273,13 @@ check_combinations(struct config *cfg)
 		return "--tls-client-ca needs --tls-cert";
 	if (cfg->backend_key != NULL && cfg->backend_cert == NULL)
 		return "--backend-key needs --backend-cert";
+	/* one process per connection: a turn or a count lives in a file */
 	if ((cfg->balance == BALANCE_ROUNDROBIN ||
 	    cfg->balance == BALANCE_LEASTCONN) && cfg->state == NULL)
 		return "--balance roundrobin and leastconn need --state FILE";
+	if (cfg->state != NULL && cfg->balance != BALANCE_ROUNDROBIN &&
+	    cfg->balance != BALANCE_LEASTCONN)
+		return "--state is for --balance roundrobin or leastconn";
 	/* a certificate file may hold its key, as with stunnel */
 	if (cfg->tls_cert != NULL && cfg->tls_key == NULL &&
 	    (cfg->tls_key = strdup(cfg->tls_cert)) == NULL)

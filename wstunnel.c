@@ -35,6 +35,7 @@
 #include "rewrite.h"
 #include "route.h"
 #include "session.h"
+#include "state.h"
 #include "tls.h"
 #include "util.h"
 #include "version.h"
@@ -195,8 +196,11 @@ backend_open(struct session *s)
 	size_t order[ROUTE_MAX_BACKENDS], chosen;
 	int status;
 
-	balance_order(s->cfg->balance, r->nbackends, s->addr.family != 0 ?
-	    s->ip : NULL, order);
+	if (s->cfg->state != NULL)
+		state_order(s->cfg->balance, r, order);
+	else
+		balance_order(s->cfg->balance, r->nbackends,
+		    s->addr.family != 0 ? s->ip : NULL, order);
 	o.connect_ms = s->cfg->connect_ms;
 	o.tls_ctx = s->backend_tls_ctx;
 	o.sni = s->cfg->backend_sni;
@@ -208,6 +212,8 @@ backend_open(struct session *s)
 		return reply_error(s, status, "no backend reachable", NULL);
 	}
 	s->bend = &r->backends[chosen];
+	if (s->cfg->state != NULL && chosen != order[0])
+		state_use(r, chosen);
 	setproctitle("%s -> %s", s->peer, s->baddr);
 	return 0;
 }
@@ -245,6 +251,7 @@ session_run(struct session *s)
 	    client_admit(s) == 0 && backend_open(s) == 0 &&
 	    backend_exchange(s) == 0)
 		tunnel(s);
+	state_release();
 	session_log(s);
 	conn_restore_flags();
 	return (s->status == 101 && !s->failed) ? 0 : 1;
@@ -351,6 +358,8 @@ main(int argc, char *argv[])
 	}
 	if (why == NULL)
 		why = tls_setup(&s, &cfg, msg, sizeof(msg));
+	if (why == NULL && cfg.state != NULL)
+		why = state_open(cfg.state, msg, sizeof(msg));
 	if (why != NULL)
 		return usage_error(why, stderr_ok);
 	if (cfg.check) {
