@@ -140,3 +140,28 @@ def test_state_refuses_a_file_that_is_not_its_own(tmp_path):
                        capture_output=True, text=True)
     assert p.returncode == 64 and "not a wstunnel state file" in p.stderr
     assert f.read_text() == "do not overwrite me\n"
+
+
+def test_leastconn_is_not_roundrobin(raw_backend, activated, tmp_path):
+    """Three backends get one session each, in turn order; the second and
+    third end.  Round robin's next turn is the first session's backend
+    again, which is still busy; leastconn must pick an idle one."""
+    bs = [raw_backend() for _ in range(3)]
+    svc = activated(["--balance", "leastconn", "--state",
+                     str(tmp_path / "state"), urls(bs)])
+    held = []
+    for i in range(3):
+        held.append(hold(svc))
+        assert wslib.wait_for(lambda: sum(b.connections for b in bs) == i + 1)
+    assert [b.connections for b in bs] == [1, 1, 1]
+    held[1].close()
+    held[2].close()
+    assert wslib.wait_for(lambda: len(svc.access_lines()) == 2)
+    ended = {backend_of(l) for l in svc.access_lines()}
+    busy = [b for b in bs if f"127.0.0.1:{b.port}" not in ended]
+    assert len(busy) == 1
+    nxt = hold(svc)
+    assert wslib.wait_for(lambda: sum(b.connections for b in bs) == 4)
+    assert busy[0].connections == 1, "leastconn chose the busy backend"
+    nxt.close()
+    held[0].close()
