@@ -28,6 +28,26 @@ BSD_LIBS	:= $(shell $(PKG_CONFIG) --libs libbsd-overlay libmd)
 SSL_CFLAGS	:= $(shell $(PKG_CONFIG) --cflags openssl)
 SSL_LIBS	:= $(shell $(PKG_CONFIG) --libs openssl)
 
+# make ... SANITIZE=1: AddressSanitizer and UndefinedBehaviorSanitizer
+ifeq ($(SANITIZE),1)
+CFLAGS		:= -O1 -g -fno-omit-frame-pointer \
+		   -fsanitize=address,undefined -fno-sanitize-recover=all
+LDFLAGS		+= -fsanitize=address,undefined
+HARDENING	=
+endif
+
+# where the suite collects sanitizer and valgrind reports; any fails it
+REPORTS		= $(CURDIR)/tests/reports
+ifeq ($(SANITIZE),1)
+export WSTUNNEL_REPORTS = $(REPORTS)
+endif
+VALGRIND	= valgrind -q --error-exitcode=99 --leak-check=full \
+		  --errors-for-leak-kinds=definite --track-fds=yes \
+		  --log-file=$(REPORTS)/valgrind.%p
+VALGRIND_TESTS	= tests/integration/test_smoke.py \
+		  tests/integration/test_request.py \
+		  tests/integration/test_balance.py
+
 ALL_CFLAGS	= -std=c11 -D_GNU_SOURCE $(WARNINGS) $(HARDENING) \
 		  $(BSD_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
 LIBS		= $(BSD_LIBS) -lresolv
@@ -46,36 +66,49 @@ all: wstunnel $(MODULE)
 wstunnel: $(OBJS)
 	$(CC) -pie $(LDHARDENING) $(LDFLAGS) -o $@ $(OBJS) $(LIBS)
 
-%.o: %.c *.h
+# objects are rebuilt whenever the compiler or its flags change
+.build-flags: FORCE
+	@echo '$(CC) $(ALL_CFLAGS) $(LDFLAGS) $(MODULEDIR)' | \
+	    cmp -s - $@ || echo '$(CC) $(ALL_CFLAGS) $(LDFLAGS) $(MODULEDIR)' > $@
+
+%.o: %.c *.h .build-flags
 	$(CC) $(ALL_CFLAGS) -fPIE -c -o $@ $<
 
-tlsmod.o: tlsmod.c *.h
+tlsmod.o: tlsmod.c *.h .build-flags
 	$(CC) $(ALL_CFLAGS) -fPIE -DMODULEDIR='"$(MODULEDIR)"' -c -o $@ $<
 
-$(MODULE): tls.c tls.h conn.h
+$(MODULE): tls.c tls.h conn.h .build-flags
 	$(CC) $(ALL_CFLAGS) $(SSL_CFLAGS) -fPIC -fvisibility=hidden -shared \
 	    $(LDHARDENING) $(LDFLAGS) -o $@ tls.c $(SSL_LIBS)
 
 tests/unit/%: tests/unit/%.c tests/unit/t.h $(PURE)
-	$(CC) $(ALL_CFLAGS) -I. -fPIE -pie -o $@ $< $(PURE) $(LIBS)
+	$(CC) $(ALL_CFLAGS) -I. -fPIE -pie $(LDFLAGS) -o $@ $< $(PURE) $(LIBS)
 
 # Debian packages the build, the tests and the demo need
 deps:
 	@sh scripts/deps
 
 unit: $(UNIT_TESTS)
-	@for t in $(UNIT_TESTS); do ./$$t || exit 1; done
+	@fail=0; for t in $(UNIT_TESTS); do ./$$t || fail=1; done; exit $$fail
 
 integration: all
 	$(PYTHON) -m pytest -q tests/integration
 
+# cppcheck, and every file through clang's warnings (gcc's come with the
+# build); -fsyntax-only, so that no build output is touched
 lint:
-	cppcheck --quiet --error-exitcode=1 --enable=warning,style,performance,portability \
-	    --inline-suppr --std=c11 -D_GNU_SOURCE -DMODULEDIR='""' \
+	cppcheck --quiet --error-exitcode=1 \
+	    --enable=warning,style,performance,portability --inline-suppr \
+	    --std=c11 -D_GNU_SOURCE -DMODULEDIR='""' \
 	    --suppress=missingIncludeSystem *.c
-	$(MAKE) -s clean-objs
-	$(MAKE) -s CC=clang wstunnel $(MODULE) $(UNIT_TESTS)
-	$(MAKE) -s clean-objs
+	@for f in *.c tests/unit/*.c; do \
+	    clang $(ALL_CFLAGS) $(SSL_CFLAGS) -I. -fsyntax-only $$f || exit 1; \
+	done
+
+# memcheck and descriptor leaks over a subset of the integration suite
+valgrind: all
+	WSTUNNEL_REPORTS=$(REPORTS) WSTUNNEL_WRAPPER="$(VALGRIND)" \
+	    $(PYTHON) -m pytest -q $(VALGRIND_TESTS)
 
 check: deps
 	$(MAKE) lint
@@ -94,14 +127,17 @@ install: all
 	install -m 644 man/wstunnel.8 $(DESTDIR)$(MANDIR)/man8/wstunnel.8
 
 clean-objs:
-	rm -f *.o wstunnel $(MODULE) $(UNIT_TESTS)
+	rm -f *.o wstunnel $(MODULE) $(UNIT_TESTS) .build-flags
 
 clean: clean-objs
-	rm -rf tests/integration/__pycache__ .pytest_cache
+	rm -rf tests/integration/__pycache__ .pytest_cache $(REPORTS)
 
 # fuzz targets, sanitizer builds (tests/fuzz/fuzz.mk)
 include tests/fuzz/fuzz.mk
 # make bench (bench/bench.mk)
 include bench/bench.mk
 
-.PHONY: all deps unit integration lint check demo install clean clean-objs
+FORCE:
+
+.PHONY: all deps unit integration lint check demo install clean clean-objs \
+	valgrind

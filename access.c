@@ -42,7 +42,7 @@ cidr_parse(const char *s, struct cidr *c)
 	char host[INET6_ADDRSTRLEN];
 	const char *slash = strchr(s, '/');
 	size_t hlen = slash != NULL ? (size_t)(slash - s) : strlen(s);
-	int max, i, bits = 0;
+	int max, bits = 0;
 
 	memset(c, 0, sizeof(*c));
 	if (hlen == 0 || hlen >= sizeof(host))
@@ -59,6 +59,8 @@ cidr_parse(const char *s, struct cidr *c)
 	if (slash == NULL)
 		bits = max;
 	else {
+		int i;
+
 		if (slash[1] == '\0' || strlen(slash + 1) > 3)
 			return "bad prefix length";
 		for (i = 1; slash[i] != '\0'; i++) {

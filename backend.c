@@ -122,10 +122,11 @@ relay_body(struct session *s, struct http_body *body)
 {
 	const char *data = s->down + s->res_len;
 	size_t len = s->downlen - s->res_len;
-	ssize_t n;
 
 	for (;;) {
-		if ((n = http_body_scan(body, data, len)) < 0) {
+		ssize_t n = http_body_scan(body, data, len);
+
+		if (n < 0) {
 			log_msg(LOG_WARNING, "backend %s: malformed chunked "
 			    "body", s->bend->url);
 			return;

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "balance.h"
+#include "util.h"
 
 int
 balance_parse(const char *name)
@@ -35,7 +36,7 @@ void
 balance_order(enum balance method, size_t n, const char *client,
     size_t *order)
 {
-	size_t i, j, t, start = 0;
+	size_t i, start = 0;
 
 	if (method == BALANCE_RANDOM) {
 		/* a whole permutation, so that the backends after a dead
@@ -43,10 +44,8 @@ balance_order(enum balance method, size_t n, const char *client,
 		for (i = 0; i < n; i++)
 			order[i] = i;
 		for (i = n; i > 1; i--) {
-			j = arc4random_uniform((uint32_t)i);
-			t = order[i - 1];
-			order[i - 1] = order[j];
-			order[j] = t;
+			swap_index(&order[i - 1],
+			    &order[arc4random_uniform((uint32_t)i)]);
 		}
 		return;
 	}

@@ -110,10 +110,10 @@ int
 conn_write_all(struct conn *c, const void *buf, size_t len, int64_t deadline)
 {
 	const char *p = buf;
-	ssize_t n;
 
 	while (len > 0) {
-		n = conn_write(c, p, len);
+		ssize_t n = conn_write(c, p, len);
+
 		if (n > 0) {
 			p += n;
 			len -= (size_t)n;
@@ -127,23 +127,34 @@ conn_write_all(struct conn *c, const void *buf, size_t len, int64_t deadline)
 	return 0;
 }
 
+/* Whether the bytes just read can change the parser's verdict: a line has
+ * ended, or a byte that no line may hold has come. */
+static int
+may_decide(const char *p, size_t n)
+{
+	return memchr(p, '\n', n) != NULL || memchr(p, '\r', n) != NULL ||
+	    memchr(p, '\0', n) != NULL;
+}
+
 int
 conn_read_head(struct conn *c, char *buf, size_t size, size_t *len,
     int64_t deadline, int (*parse)(const char *, size_t, void *), void *arg)
 {
-	ssize_t n;
-	int r, fresh = (*len > 0);
+	int fresh = (*len > 0);
 
 	for (;;) {
-		/* a head can only have become complete, or become wrong, once
-		 * another line ended: parse then, not after every byte */
+		ssize_t n;
+		int r;
+
+		/* parse only when the verdict can have changed, not after
+		 * every byte of a head sent one byte at a time */
 		if (fresh && (r = parse(buf, *len, arg)) != HTTP_INCOMPLETE)
 			return r;
 		if (*len == size)	/* the parser bounds the head below */
 			return CONN_ERR;
 		n = conn_read(c, buf + *len, size - *len);
 		if (n > 0) {
-			fresh = memchr(buf + *len, '\n', (size_t)n) != NULL ||
+			fresh = may_decide(buf + *len, (size_t)n) ||
 			    *len + (size_t)n == size;
 			*len += (size_t)n;
 			continue;

@@ -165,10 +165,10 @@ dial_route(const struct route *r, const size_t *order,
     size_t addrsize)
 {
 	size_t i;
-	int failed = 0, res;
+	int failed = 0;
 
 	for (i = 0; i < r->nbackends; i++) {
-		res = dial_backend(&r->backends[order[i]], o, c, addr,
+		int res = dial_backend(&r->backends[order[i]], o, c, addr,
 		    addrsize);
 		if (res == 0) {
 			*chosen = order[i];

@@ -90,6 +90,22 @@ parse_field(const char *p, const char *cr, struct http_field *f,
 	return 0;
 }
 
+/* Whether the unfinished line [p, end) already holds a byte no line may: a
+ * NUL, or a CR that is not its last byte. */
+static int
+partial_line_bad(const char *p, const char *end, struct http_error *e)
+{
+	const char *cr = memchr(p, '\r', end - p);
+
+	if (memchr(p, '\0', end - p) != NULL)
+		fail(e, 400, "NUL in header", NULL);
+	else if (cr != NULL && cr + 1 < end)
+		fail(e, 400, "bare CR in header", NULL);
+	else
+		return 0;
+	return 1;
+}
+
 /*
  * The field lines from p up to and including the empty line.  Returns the
  * length of the whole head counted from buf.
@@ -107,6 +123,8 @@ parse_fields(const char *buf, const char *p, const char *end, size_t max_head,
 			if ((size_t)(end - buf) > max_head)
 				return fail(e, 431, "request head too large",
 				    NULL);
+			if (partial_line_bad(p, end, e))
+				return HTTP_BAD;
 			return HTTP_INCOMPLETE;
 		}
 		if ((size_t)(lf + 1 - buf) > max_head)
@@ -178,6 +196,8 @@ http_parse_request(const char *buf, size_t len, size_t max_head,
 		if (len > max_head)
 			return fail(&req->err, 431, "request head too large",
 			    NULL);
+		if (partial_line_bad(buf, buf + len, &req->err))
+			return HTTP_BAD;
 		return HTTP_INCOMPLETE;
 	}
 	if (lf == buf || lf[-1] != '\r')
@@ -445,7 +465,7 @@ http_check_switch(const struct http_response *res, const char *key,
 
 /* Where the chunked framing scanner is (RFC 9112 section 7.1). */
 enum {
-	CH_SIZE, CH_EXT, CH_SIZE_LF, CH_DATA, CH_DATA_CR, CH_DATA_LF,
+	CH_SIZE, CH_SIZE_WS, CH_EXT, CH_SIZE_LF, CH_DATA, CH_DATA_CR, CH_DATA_LF,
 	CH_TRAILER, CH_TRAILER_LINE, CH_TRAILER_LF, CH_END_LF
 };
 
@@ -535,9 +555,18 @@ chunk_step(struct http_body *b, char c)
 			b->digits++;
 			return 0;
 		}
-		if (b->digits == 0 || (c != ';' && c != '\r' && !is_ows(c)))
+		if (b->digits == 0)
 			return -1;
-		b->state = (c == '\r' ? CH_SIZE_LF : CH_EXT);
+		/* FALLTHROUGH */
+	case CH_SIZE_WS:	/* BWS, then an extension or the line's end */
+		if (is_ows(c))
+			b->state = CH_SIZE_WS;
+		else if (c == ';')
+			b->state = CH_EXT;
+		else if (c == '\r')
+			b->state = CH_SIZE_LF;
+		else
+			return -1;
 		return 0;
 	case CH_EXT:
 		if (c == '\n')

@@ -41,7 +41,7 @@ log_to_stderr(void)
 
 /* One write() per line, so that lines of concurrent processes appending to
  * one file never interleave. */
-static void
+__attribute__((format(printf, 2, 0))) static void
 log_line(int prio, const char *fmt, va_list ap)
 {
 	char line[2048];

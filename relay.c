@@ -189,11 +189,9 @@ dir_write(struct relay_dir *d)
 static int
 dir_drain(struct relay_dir *d)
 {
-	ssize_t n;
-	int r;
-
 	while (dir_held(d) > 0) {
-		n = dir_write(d);
+		ssize_t n = dir_write(d);
+
 		if (n == CONN_ERR || n == 0)
 			return -1;
 		if (n < 0) {
@@ -204,7 +202,9 @@ dir_drain(struct relay_dir *d)
 		d->wwant = CONN_WANT_WRITE;
 	}
 	if (d->eof && !d->shut) {
-		if ((r = conn_shutdown(d->dst)) == CONN_ERR)
+		int r = conn_shutdown(d->dst);
+
+		if (r == CONN_ERR)
 			return -1;
 		if (r == 0)
 			d->shut = 1;
@@ -246,7 +246,7 @@ static void
 use_splice(struct relay *r)
 {
 	struct relay_dir *d[2] = { &r->up, &r->down };
-	int i, size;
+	int i;
 
 	if (r->up.src->tls != NULL || r->down.src->tls != NULL)
 		return;
@@ -255,7 +255,8 @@ use_splice(struct relay *r)
 			d[i]->pipe[0] = d[i]->pipe[1] = -1;
 			return;		/* out of fds: the buffers will do */
 		}
-		size = fcntl(d[i]->pipe[1], F_GETPIPE_SZ);
+		int size = fcntl(d[i]->pipe[1], F_GETPIPE_SZ);
+
 		d[i]->pcap = (size > 0 ? (size_t)size : 4096);
 	}
 }

@@ -85,12 +85,18 @@ static const char *const request_drop[] = {
 };
 
 /* A client could name these in Connection to strip them before the backend
- * sees them, and so bypass the backend's own checks: they always pass. */
+ * sees them, and so bypass the backend's own checks: they always pass, as
+ * does every Sec-WebSocket-* field. */
 static const char *const end_to_end[] = {
-	"Origin", "Cookie", "Authorization", "Sec-WebSocket-Key",
-	"Sec-WebSocket-Version", "Sec-WebSocket-Protocol",
-	"Sec-WebSocket-Extensions", NULL
+	"Origin", "Cookie", "Authorization", NULL
 };
+
+static int
+is_end_to_end(const struct http_field *f)
+{
+	return is_one_of(f, end_to_end) || (f->name_len >= 14 &&
+	    strncasecmp(f->name, "Sec-WebSocket-", 14) == 0);
+}
 
 static void
 put_forwarded_for(struct out *o, const struct http_request *req,
@@ -121,7 +127,6 @@ rewrite_request(const struct http_request *req, const struct forward *fw,
     char *buf, size_t size)
 {
 	struct out o = { buf, 0, size, 0 };
-	const struct http_field *f;
 	size_t i;
 
 	puts0(&o, "GET ");
@@ -129,8 +134,9 @@ rewrite_request(const struct http_request *req, const struct forward *fw,
 	puts0(&o, " HTTP/1.1\r\n");
 	put_field(&o, "Host", 4, fw->host, fw->host_len);
 	for (i = 0; i < req->nfields; i++) {
-		f = &req->fields[i];
-		if (is_one_of(f, request_drop) || (!is_one_of(f, end_to_end) &&
+		const struct http_field *f = &req->fields[i];
+
+		if (is_one_of(f, request_drop) || (!is_end_to_end(f) &&
 		    named_in_connection(req->fields, req->nfields, f)))
 			continue;
 		put_field(&o, f->name, f->name_len, f->value, f->value_len);
@@ -159,20 +165,21 @@ static const char *const switch_drop[] = {
 	"Connection", "Keep-Alive", "Proxy-Connection", "TE", "Trailer",
 	"Transfer-Encoding", "Content-Length", "Proxy-Authenticate", NULL
 };
+static const char *const upgrade[] = { "Upgrade", NULL };
 
 ssize_t
 rewrite_switch(const struct http_response *res, char *buf, size_t size)
 {
 	struct out o = { buf, 0, size, 0 };
-	const struct http_field *f;
 	size_t i;
 
 	put_status_line(&o, res);
 	for (i = 0; i < res->nfields; i++) {
-		f = &res->fields[i];
-		if (is_one_of(f, switch_drop) || (f->name_len != 7 &&
+		const struct http_field *f = &res->fields[i];
+
+		if (is_one_of(f, switch_drop) || (!is_one_of(f, upgrade) &&
 		    named_in_connection(res->fields, res->nfields, f)))
-			continue;	/* Upgrade (7 letters) always stays */
+			continue;
 		put_field(&o, f->name, f->name_len, f->value, f->value_len);
 	}
 	puts0(&o, "Connection: Upgrade\r\n\r\n");
@@ -283,12 +290,12 @@ rewrite_response(const struct http_response *res, const struct reverse *rv,
     char *buf, size_t size)
 {
 	struct out o = { buf, 0, size, 0 };
-	const struct http_field *f;
 	size_t i;
 
 	put_status_line(&o, res);
 	for (i = 0; i < res->nfields; i++) {
-		f = &res->fields[i];
+		const struct http_field *f = &res->fields[i];
+
 		if (is_one_of(f, response_drop) || (!is_one_of(f, framing) &&
 		    named_in_connection(res->fields, res->nfields, f)))
 			continue;
@@ -327,7 +334,7 @@ http_reason(int status)
 ssize_t
 rewrite_error(const struct http_error *e, char *buf, size_t size)
 {
-	char body[256];
+	char body[256], head[1024];
 	int n, blen;
 
 	/* a gateway's reasons name backends: the client learns only the
@@ -340,11 +347,14 @@ rewrite_error(const struct http_error *e, char *buf, size_t size)
 		    http_reason(e->status), e->why);
 	if (blen < 0 || (size_t)blen >= sizeof(body))
 		return -1;
-	n = snprintf(buf, size, "HTTP/1.1 %d %s\r\n"
+	n = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\n"
 	    "Content-Type: text/plain\r\n"
 	    "Content-Length: %d\r\n"
 	    "Connection: close\r\n"
 	    "%s\r\n%s", e->status, http_reason(e->status), blen,
 	    e->extra != NULL ? e->extra : "", body);
-	return (n < 0 || (size_t)n >= size) ? -1 : n;
+	if (n < 0 || (size_t)n >= sizeof(head) || (size_t)n > size)
+		return -1;
+	memcpy(buf, head, n);
+	return n;
 }

@@ -64,6 +64,7 @@ parse_unix(const char *p, const char *end, struct url *u)
 		u->path_len = end - q - 1;
 		if (u->path_len == 0 || u->path[0] != '/')
 			return "path after the unix socket must start with /";
+		return check_path(u->path, u->path_len);
 	}
 	return NULL;
 }
@@ -94,11 +95,11 @@ parse_authority(const char *p, const char *end, const char **rest,
     struct url *u)
 {
 	const char *q;
-	char v6[INET6_ADDRSTRLEN];
-	unsigned char addr[16];
-	size_t i;
 
 	if (p < end && *p == '[') {
+		char v6[INET6_ADDRSTRLEN];
+		unsigned char addr[16];
+
 		if ((q = memchr(p, ']', end - p)) == NULL)
 			return "unterminated [IPv6 address]";
 		u->host = p + 1;
@@ -111,6 +112,8 @@ parse_authority(const char *p, const char *end, const char **rest,
 			return "invalid IPv6 address";
 		q++;
 	} else {
+		size_t i;
+
 		for (q = p; q < end && *q != ':' && *q != '/'; q++)
 			if (*q == '@')
 				return "user information is not supported";

@@ -3,10 +3,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "rewrite.h"
 #include "session.h"
+#include "tls.h"
 #include "util.h"
 
 #define LINGER_MS	2000		/* see reply_error() */
@@ -34,12 +36,12 @@ session_linger(struct session *s)
 {
 	int64_t deadline = now_ms() + LINGER_MS;
 	size_t total = 0;
-	ssize_t n;
 
 	if (conn_shutdown(&s->client) == CONN_ERR)
 		return;
 	while (total < LINGER_BYTES) {
-		n = conn_read(&s->client, s->up, s->bufsize);
+		ssize_t n = conn_read(&s->client, s->up, s->bufsize);
+
 		if (n > 0) {
 			total += (size_t)n;
 			continue;
@@ -63,6 +65,23 @@ reply_error(struct session *s, int status, const char *why, const char *extra)
 		session_linger(s);
 	return session_fail(s, status, status == 408 ? "timeout" :
 	    status < 500 ? "refused" : "backend-failed", why);
+}
+
+void
+session_close(struct session *s)
+{
+	struct conn *c[2] = { &s->client, &s->backend };
+	size_t i;
+
+	for (i = 0; i < nitems(c); i++)
+		if (c[i]->tls != NULL)
+			tls->free(c[i]);
+	if (s->backend.rfd > STDERR_FILENO)
+		close(s->backend.rfd);
+	s->backend.rfd = s->backend.wfd = -1;
+	free(s->up);
+	free(s->down);
+	s->up = s->down = NULL;
 }
 
 void

@@ -59,13 +59,15 @@ int	reply_error(struct session *s, int status, const char *why,
 /* Sends the rewritten request; tunnels on a valid 101, else relays. */
 int	backend_exchange(struct session *s);
 void	session_log(const struct session *s);
+/* Closes the backend and frees what the session holds. */
+void	session_close(struct session *s);
 /* Shuts the client's write side, then reads and drops what it still sends
  * for a while, so that closing cannot reset away the answer. */
 void	session_linger(struct session *s);
 
 void	addr_from_sockaddr(const struct sockaddr *sa, struct addr *a,
 	    char *ip, size_t ipsize, char *peer, size_t peersize);
-void	addr_from_string(const char *ip, const char *port, struct addr *a,
-	    char *ipout, size_t ipsize, char *peer, size_t peersize);
+void	addr_from_string(const char *ipstr, const char *port, struct addr *a,
+	    char *ip, size_t ipsize, char *peer, size_t peersize);
 
 #endif

@@ -94,10 +94,11 @@ state_open(const char *path, char *msg, size_t msgsize)
 static uint32_t
 next_turn(uint32_t key)
 {
-	size_t i, j;
+	size_t i;
 
 	for (i = 0; i < STATE_ROUTES; i++) {
-		j = (key + i) % STATE_ROUTES;
+		size_t j = (key + i) % STATE_ROUTES;
+
 		if (st->routes[j].key == 0)
 			st->routes[j].key = key;
 		if (st->routes[j].key == key)
@@ -155,8 +156,7 @@ take_slot(uint32_t backend)
 void
 state_order(enum balance method, const struct route *r, size_t *order)
 {
-	unsigned n[ROUTE_MAX_BACKENDS];
-	size_t i, j, t, nb = r->nbackends;
+	size_t i, nb = r->nbackends;
 	uint32_t turn;
 
 	flock(st_fd, LOCK_EX);
@@ -164,15 +164,16 @@ state_order(enum balance method, const struct route *r, size_t *order)
 	for (i = 0; i < nb; i++)
 		order[i] = (turn + i) % nb;
 	if (method == BALANCE_LEASTCONN) {
+		unsigned n[ROUTE_MAX_BACKENDS];
+
 		count(r, n);
 		/* fewest sessions first; ties keep the round-robin order */
-		for (i = 1; i < nb; i++)
-			for (j = i; j > 0 && n[order[j]] < n[order[j - 1]];
-			    j--) {
-				t = order[j];
-				order[j] = order[j - 1];
-				order[j - 1] = t;
-			}
+		for (i = 1; i < nb; i++) {
+			size_t j;
+
+			for (j = i; j > 0 && n[order[j]] < n[order[j - 1]]; j--)
+				swap_index(&order[j], &order[j - 1]);
+		}
 		take_slot(hash(0, r->backends[order[0]].url));
 	}
 	flock(st_fd, LOCK_UN);

@@ -75,11 +75,11 @@ client_proxy(struct session *s)
 	struct proxy_info pi;
 	char buf[PROXY_V2_MAX];
 	size_t len = 0;
-	ssize_t n;
 	int r;
 
 	while ((r = proxy_parse(buf, len, &pi)) == PROXY_INCOMPLETE) {
-		n = conn_read(&s->client, buf + len, proxy_more(buf, len));
+		ssize_t n = conn_read(&s->client, buf + len,
+		    proxy_more(buf, len));
 		if (n > 0)
 			len += (size_t)n;
 		else if (n == 0 || n == CONN_ERR || conn_wait(&s->client,
@@ -252,6 +252,7 @@ session_run(struct session *s)
 	    backend_exchange(s) == 0)
 		tunnel(s);
 	state_release();
+	session_close(s);
 	session_log(s);
 	conn_restore_flags();
 	return (s->status == 101 && !s->failed) ? 0 : 1;

@@ -19,6 +19,15 @@ PEERS = Path(__file__).resolve().parent / "peers"
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
+# make valgrind: every wstunnel runs under this command (split on spaces)
+WRAPPER = os.environ.get("WSTUNNEL_WRAPPER", "").split()
+
+
+def command(args):
+    """The command line that runs wstunnel with args."""
+    return [*WRAPPER, WSTUNNEL, *args]
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -134,7 +143,7 @@ def read_all(sock, timeout=10):
 def run_pipe(args, data, timeout=15, close_stdin=True):
     """Runs wstunnel with pipes on fd 0/1 and --log stderr.  Returns
     (stdout bytes, stderr text, exit status)."""
-    p = subprocess.Popen([WSTUNNEL, "--log", "stderr", *args],
+    p = subprocess.Popen(command(["--log", "stderr", *args]),
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE)
     try:
@@ -266,8 +275,8 @@ class SocketActivated:
         self.port = port or free_port()
         self.logfile = str(logfile)
         cmd = ["systemd-socket-activate", "--inetd", "-a",
-               "-l", f"127.0.0.1:{self.port}", WSTUNNEL,
-               "--log", self.logfile, *args]
+               "-l", f"127.0.0.1:{self.port}",
+               *command(["--log", self.logfile, *args])]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, text=True,
                                      env=env)
