@@ -9,11 +9,13 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define CONN_ERR		(-1)
-#define CONN_WANT_READ		(-2)	/* retry when rfd is readable */
-#define CONN_WANT_WRITE		(-3)	/* retry when wfd is writable */
-#define CONN_TIMEOUT		(-4)
-#define CONN_EOF		(-5)
+/* Results apart from the parsers' HTTP_BAD and HTTP_INCOMPLETE, since
+ * conn_read_head() returns either kind. */
+#define CONN_ERR		(-11)
+#define CONN_WANT_READ		(-12)	/* retry when rfd is readable */
+#define CONN_WANT_WRITE		(-13)	/* retry when wfd is writable */
+#define CONN_TIMEOUT		(-14)
+#define CONN_EOF		(-15)
 
 struct tls_conn;
 

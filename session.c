@@ -13,6 +13,7 @@
 
 #define LINGER_MS	2000		/* see reply_error() */
 #define LINGER_BYTES	(1 << 20)
+#define LOG_PATH_MAX	1024		/* of a path in the access line */
 
 int
 session_fail(struct session *s, int status, const char *end, const char *why)
@@ -92,10 +93,12 @@ session_log(const struct session *s)
 
 	if (s->status != 0)
 		snprintf(status, sizeof(status), "%d", s->status);
-	log_msg(LOG_INFO, "client=%s path=%.*s backend=%s status=%s up=%llu "
+	/* a long path is cut, so that the fields after it stay on the line */
+	log_msg(LOG_INFO, "client=%s path=%.*s%s backend=%s status=%s up=%llu "
 	    "down=%llu secs=%.1f end=%s%s%s%s", s->peer[0] ? s->peer : "unknown",
-	    s->path_len > 0 ? (int)s->path_len : 1,
-	    s->path_len > 0 ? s->path : "-",
+	    s->path_len > 0 ? (int)(s->path_len < LOG_PATH_MAX ? s->path_len :
+	    LOG_PATH_MAX) : 1, s->path_len > 0 ? s->path : "-",
+	    s->path_len > LOG_PATH_MAX ? "..." : "",
 	    s->baddr[0] ? s->baddr : "-", status,
 	    (unsigned long long)s->upbytes, (unsigned long long)s->downbytes,
 	    secs, s->end != NULL ? s->end : "unknown",

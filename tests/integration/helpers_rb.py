@@ -93,6 +93,13 @@ def assert_no_connection(backend, settle=0.2):
     assert backend.connections == 0, backend.heads
 
 
+def command(args):
+    """wstunnel with args, under wslib's wrapper when it has one."""
+    if hasattr(wslib, "command"):
+        return wslib.command(args)
+    return [wslib.WSTUNNEL, *args]
+
+
 def dead_port():
     """A loopback port with nothing listening."""
     s = socket.socket()
@@ -106,7 +113,7 @@ class PipeSession:
     """wstunnel on pipes whose stdin stays open until close_stdin()."""
 
     def __init__(self, args, log="stderr"):
-        self.proc = subprocess.Popen([wslib.WSTUNNEL, "--log", log, *args],
+        self.proc = subprocess.Popen(command(["--log", log, *args]),
                                      stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE)
@@ -209,8 +216,7 @@ class StatusActivated(wslib.SocketActivated):
         cmd = ["systemd-socket-activate", "--inetd", "-a",
                "-l", f"127.0.0.1:{self.port}", "/bin/sh", "-c",
                'f=$1; shift; "$@"; echo "$?" >> "$f"', "sh",
-               self.statusfile, wslib.WSTUNNEL, "--log", self.logfile,
-               *args]
+               self.statusfile, *command(["--log", self.logfile, *args])]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, text=True,
                                      env=env)
