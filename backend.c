@@ -113,6 +113,7 @@ open_tunnel(struct session *s)
 	}
 	free(out);
 	s->status = 101;
+	log_msg(LOG_DEBUG, "backend %s: 101, tunnel open", s->bend->url);
 	return 0;
 }
 
@@ -180,6 +181,8 @@ relay_answer(struct session *s)
 		return reply_error(s, 502, "cannot relay the answer", NULL);
 	}
 	s->status = s->res.status;
+	log_msg(LOG_DEBUG, "backend %s: answered %d: relayed, no tunnel",
+	    b->url, s->res.status);
 	if (write_client(s, out, (size_t)n) == 0)
 		relay_body(s, &body);
 	free(out);
@@ -190,6 +193,7 @@ relay_answer(struct session *s)
 int
 backend_exchange(struct session *s)
 {
+	const char *why;
 	int r;
 
 	if (send_request(s) == -1)
@@ -198,9 +202,13 @@ backend_exchange(struct session *s)
 	    now_ms() + s->cfg->handshake_ms, parse_response, s);
 	if (r == CONN_TIMEOUT)
 		return reply_error(s, 504, "backend response timed out", NULL);
-	if (r == CONN_EOF || r == CONN_ERR)
-		return reply_error(s, 502, "backend closed before answering",
-		    NULL);
+	if (r == CONN_EOF || r == CONN_ERR) {
+		/* with TLS 1.3 a refused client certificate shows only here */
+		why = (r == CONN_ERR && s->backend.why != NULL) ?
+		    s->backend.why : "backend closed before answering";
+		log_msg(LOG_WARNING, "backend %s: %s", s->bend->url, why);
+		return reply_error(s, 502, why, NULL);
+	}
 	if (r == HTTP_BAD) {
 		log_msg(LOG_WARNING, "backend %s: %s", s->bend->url,
 		    s->res.err.why);

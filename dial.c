@@ -135,6 +135,7 @@ dial_backend(const struct backend *b, const struct dial_opts *o,
 	if ((fd = connect_backend(b, o->connect_ms, addr, size,
 	    &timedout)) == -1)
 		return timedout ? DIAL_TIMEOUT : DIAL_FAILED;
+	log_msg(LOG_DEBUG, "backend %s: connected to %s", b->url, addr);
 	conn_tune_socket(fd);
 	memset(c, 0, sizeof(*c));
 	c->rfd = c->wfd = fd;

@@ -6,6 +6,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#define LIBBSD_NETBSD_VIS	/* strnvisx() is the same in both; say which */
+#include <vis.h>
+
 #include "log.h"
 
 static int log_fd = -1;		/* stderr or the file; -1: syslog */
@@ -70,6 +73,18 @@ log_line(int prio, const char *fmt, va_list ap)
 	/* a full disk or a closed stderr must never end a session */
 	while (write(log_fd, line, n) == -1 && errno == EINTR)
 		;
+}
+
+const char *
+log_safe(const char *s, size_t len, char *buf, size_t size)
+{
+	/* each byte may take four characters: cut the input to fit */
+	if (len > (size - 1) / 4)
+		len = (size - 1) / 4;
+	if (s == NULL || strnvisx(buf, size, s, len, VIS_OCTAL | VIS_CSTYLE |
+	    VIS_TAB | VIS_NL) == -1)
+		snprintf(buf, size, "-");
+	return buf;
 }
 
 void

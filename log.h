@@ -6,6 +6,7 @@
 #ifndef LOG_H
 #define LOG_H
 
+#include <stddef.h>
 #include <syslog.h>
 
 /* dest: "syslog", "stderr" or a file name; NULL is syslog.  stderr_ok is
@@ -15,5 +16,7 @@ int	log_open(const char *dest, int verbose, int stderr_ok);
 int	log_to_stderr(void);
 void	log_msg(int prio, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
+/* s[0..len) made safe to log, as vis(3) does it, cut to fit buf. */
+const char *log_safe(const char *s, size_t len, char *buf, size_t size);
 
 #endif

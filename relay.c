@@ -72,20 +72,38 @@ watch(struct pollfd *p, const struct conn *c, int want)
 }
 
 /*
- * Only what the direction can act on is watched: a source while the store
- * has room, a destination while there is something to write or a shutdown
- * to send.  Watching more would wake on POLLHUP it cannot act on yet, and
- * spin.
+ * A source is read while the store has room, a destination written while
+ * the store holds something or a shutdown is owed.  A source whose store is
+ * full is still polled, for nothing (events 0), so that a reset shows at
+ * once: a peer that stops reading must not hide the other one's going away.
+ * Its hang-up is noted and then no longer polled, or it would wake the loop
+ * again and again while nothing can be done about it.
  */
 static void
 dir_poll(const struct relay_dir *d, struct pollfd *in, struct pollfd *out)
 {
 	in->fd = out->fd = -1;
+	in->events = out->events = 0;
 	in->revents = out->revents = 0;
 	if (!d->eof && dir_has_room(d))
 		watch(in, d->src, d->rwant);
+	else if (!d->eof && !d->hup)
+		in->fd = d->src->rfd;
 	if (dir_held(d) > 0 || (d->eof && !d->shut))
 		watch(out, d->dst, d->wwant);
+}
+
+/* What a full source's poll said: -1 for an error, else 0. */
+static int
+dir_full_event(struct relay_dir *d, short revents)
+{
+	if (revents & (POLLERR | POLLNVAL)) {
+		d->src->why = "connection reset";
+		return -1;
+	}
+	if (revents & POLLHUP)
+		d->hup = 1;
+	return 0;
 }
 
 static int
@@ -228,7 +246,13 @@ dir_pump(struct relay *r, struct relay_dir *d, const struct pollfd *in,
 	size_t had = dir_held(d);
 	int eof = d->eof;
 
-	if ((in->revents != 0 || dir_readable_now(d)) && dir_fill(d) == -1) {
+	if (in->revents != 0 && in->events == 0) {
+		if (dir_full_event(d, in->revents) == -1) {
+			r->end = src_error;
+			return -1;
+		}
+	} else if ((in->revents != 0 || dir_readable_now(d)) &&
+	    dir_fill(d) == -1) {
 		r->end = src_error;
 		return -1;
 	}
@@ -259,6 +283,7 @@ use_splice(struct relay *r)
 
 		d[i]->pcap = (size > 0 ? (size_t)size : 4096);
 	}
+	r->spliced = 1;
 }
 
 static int64_t

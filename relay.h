@@ -18,6 +18,7 @@ struct relay_dir {
 	uint64_t	 bytes;			/* delivered to dst */
 	int		 rwant, wwant;		/* CONN_WANT_* of the last try */
 	int		 eof;			/* src has ended */
+	int		 hup;			/* src hung up while full */
 	int		 shut;			/* dst's write side is closed */
 	int		 pipe[2];		/* splice(): -1 when buffered */
 	size_t		 plen, pcap;		/* bytes in the pipe, its size */
@@ -30,6 +31,7 @@ struct relay {
 	int		 idle_ms;	/* 0: no idle timeout */
 	int		 close_ms;
 	int		 splice;	/* may splice() when neither side is TLS */
+	int		 spliced;	/* did */
 	const char	*end;		/* why the session ended */
 	int		 failed;	/* it ended on an I/O error */
 };

@@ -122,9 +122,13 @@ client_open(struct session *s)
 	if (tls->start(c, s->client_tls_ctx, 1, NULL) == 0 &&
 	    tls_handshake(c, s->start + s->cfg->handshake_ms) == 0)
 		return 0;
-	/* no HTTP answer: the client may not even speak TLS */
+	/* no HTTP answer: the client may not even speak TLS; what it sent is
+	 * drained, so that closing sends a FIN and not a reset */
 	log_msg(LOG_WARNING, "client %s: TLS: %s", s->peer,
 	    c->why != NULL ? c->why : "failed");
+	if (c->tls != NULL)
+		tls->free(c);
+	session_linger(s);
 	return session_fail(s, 0, "tls-failed", c->why);
 }
 
@@ -141,6 +145,7 @@ client_request(struct session *s)
 {
 	const struct config *cfg = s->cfg;
 	const char *why;
+	char buf[3][256];
 	int r;
 
 	r = conn_read_head(&s->client, s->up, s->bufsize, &s->uplen,
@@ -167,6 +172,11 @@ client_request(struct session *s)
 	if (r == -1)
 		return reply_error(s, 404, "no route for this path", NULL);
 	s->route = &cfg->routes[r];
+	log_msg(LOG_DEBUG, "client %s: %s, Host %s, Origin %s, route %s",
+	    s->peer, log_safe(s->path, s->path_len, buf[0], sizeof(buf[0])),
+	    log_safe(s->ws.host, s->ws.host_len, buf[1], sizeof(buf[1])),
+	    log_safe(s->ws.origin, s->ws.origin_len, buf[2], sizeof(buf[2])),
+	    s->route->path);
 	return 0;
 }
 
@@ -231,6 +241,10 @@ tunnel(struct session *s)
 	r->close_ms = s->cfg->close_ms;
 	r->splice = !s->cfg->no_splice;
 	relay_run(r);
+	log_msg(LOG_DEBUG, "relay through %s: %llu bytes up, %llu down, %s",
+	    r->spliced ? "splice()" : "buffers",
+	    (unsigned long long)r->up.bytes, (unsigned long long)r->down.bytes,
+	    r->end);
 	s->end = r->end;
 	s->failed = r->failed;
 	s->upbytes = r->up.bytes;
@@ -283,6 +297,8 @@ stderr_is_client(void)
 	struct stat e, c;
 	int fd;
 
+	if (isatty(STDERR_FILENO))	/* a terminal is a person, not a peer */
+		return 0;
 	if (fstat(STDERR_FILENO, &e) == -1)
 		return 1;
 	for (fd = 0; fd <= 1; fd++)

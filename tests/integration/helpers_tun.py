@@ -291,3 +291,40 @@ def read_fd_until_eof(fd, timeout=30, on_chunk=None):
         if not chunk:
             return
         on_chunk(chunk)
+
+
+class Pump(threading.Thread):
+    """Writes random bytes to sock as fast as the peer takes them until
+    stop is set, counting and hashing exactly what the kernel accepted;
+    shuts the write side down at the end when shut is true."""
+
+    def __init__(self, sock, shut=True, limit_s=60):
+        super().__init__(daemon=True)
+        self.sock, self.shut, self.limit_s = sock, shut, limit_s
+        self.stop = threading.Event()
+        self.sent = 0
+        self.hash = hashlib.sha256()
+        self.error = None
+
+    def run(self):
+        self.sock.settimeout(0.1)
+        deadline = time.monotonic() + self.limit_s
+        try:
+            while not self.stop.is_set() and time.monotonic() < deadline:
+                view = memoryview(os.urandom(64 * 1024))
+                while view and not self.stop.is_set() and \
+                        time.monotonic() < deadline:
+                    try:
+                        n = self.sock.send(view)
+                    except socket.timeout:
+                        continue
+                    self.hash.update(view[:n])
+                    self.sent += n
+                    view = view[n:]
+            if self.shut:
+                self.sock.shutdown(socket.SHUT_WR)
+        except OSError as e:
+            self.error = e
+
+    def digest(self):
+        return self.hash.hexdigest()
