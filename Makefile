@@ -136,6 +136,8 @@ clean: clean-objs
 include tests/fuzz/fuzz.mk
 # make bench (bench/bench.mk)
 include bench/bench.mk
+# make soak (tests/soak.mk)
+-include tests/soak.mk
 
 FORCE:
 

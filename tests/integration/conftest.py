@@ -32,13 +32,13 @@ def valgrind_problems(text):
     per descriptor open at exit.  Inherited ones and the log and state files
     are expected; anything else is an error or a leaked descriptor."""
     problems = []
-    blocks = re.split(r"(?m)^==\d+== (?=Open file descriptor|FILE DESCRIPTORS)",
-                      text)
+    # "Open file descriptor 4: ...", "Open AF_INET socket 5: ...", ...
+    blocks = re.split(r"(?m)^==\d+== (?=Open |FILE DESCRIPTORS)", text)
     for block in blocks:
         body = re.sub(r"(?m)^==\d+== ?", "", block).strip()
         if not body or body.startswith("FILE DESCRIPTORS"):
             continue
-        if body.startswith("Open file descriptor"):
+        if body.startswith("Open "):
             if "<inherited from parent>" in body or \
                     any(f in body for f in KEPT_OPEN):
                 continue
