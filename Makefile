@@ -50,7 +50,17 @@ VALGRIND_TESTS	= tests/integration/test_smoke.py \
 
 ALL_CFLAGS	= -std=c11 -D_GNU_SOURCE $(WARNINGS) $(HARDENING) \
 		  $(BSD_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
+# libbsd, libmd and libresolv are linked from their static archives: each
+# shared one costs about fifteen system calls at every start, and a start is
+# what every connection pays.  Their code here is strtonum, setproctitle,
+# strnvisx, SHA-1 and base64; an update to them needs a rebuild (Debian:
+# Built-Using).  OpenSSL stays shared, loaded by the TLS module, so its
+# updates apply from the next connection on.  DYNAMIC=1 links all shared.
+ifeq ($(DYNAMIC),1)
 LIBS		= $(BSD_LIBS) -lresolv
+else
+LIBS		= -Wl,-Bstatic $(BSD_LIBS) -lresolv -Wl,-Bdynamic
+endif
 
 # the pure units: parsers and head builders, also linked into the tests
 PURE		= http.o rewrite.o route.o access.o balance.o proxy.o
@@ -63,13 +73,13 @@ UNIT_TESTS	= tests/unit/test_http tests/unit/test_route \
 
 all: wstunnel $(MODULE)
 
-wstunnel: $(OBJS)
+wstunnel: $(OBJS) .build-flags
 	$(CC) -pie $(LDHARDENING) $(LDFLAGS) -o $@ $(OBJS) $(LIBS)
 
 # objects are rebuilt whenever the compiler or its flags change
 .build-flags: FORCE
-	@echo '$(CC) $(ALL_CFLAGS) $(LDFLAGS) $(MODULEDIR)' | \
-	    cmp -s - $@ || echo '$(CC) $(ALL_CFLAGS) $(LDFLAGS) $(MODULEDIR)' > $@
+	@echo '$(CC) $(ALL_CFLAGS) $(LDFLAGS) $(LIBS) $(MODULEDIR)' | cmp -s - $@ \
+	    || echo '$(CC) $(ALL_CFLAGS) $(LDFLAGS) $(LIBS) $(MODULEDIR)' > $@
 
 %.o: %.c *.h .build-flags
 	$(CC) $(ALL_CFLAGS) -fPIE -c -o $@ $<
