@@ -147,7 +147,7 @@ include tests/fuzz/fuzz.mk
 # make bench (bench/bench.mk)
 include bench/bench.mk
 # make soak (tests/soak.mk)
--include tests/soak.mk
+include tests/soak.mk
 
 FORCE:
 

@@ -93,7 +93,8 @@ open_tunnel(struct session *s)
 {
 	const char *why;
 	char *out;
-	size_t size = s->res_len + 64;
+	/* "Name:value" comes back as "Name: value" */
+	size_t size = s->res_len + s->res.nfields + 64;
 	ssize_t n;
 
 	why = http_check_switch(&s->res, s->ws.key, s->ws.key_len);
@@ -174,7 +175,7 @@ relay_answer(struct session *s)
 	rv.front_host_len = s->ws.host_len;
 	rv.front_tls = (s->client.tls != NULL);
 	size = s->res_len + s->res.nfields * (rv.prefix_len +
-	    rv.front_host_len + 16) + 64;
+	    rv.front_host_len + 17) + 64;
 	if ((out = malloc(size)) == NULL ||
 	    (n = rewrite_response(&s->res, &rv, out, size)) <= 0) {
 		free(out);

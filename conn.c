@@ -127,39 +127,29 @@ conn_write_all(struct conn *c, const void *buf, size_t len, int64_t deadline)
 	return 0;
 }
 
-/* Whether the bytes just read can change the parser's verdict: a line has
- * ended, or a byte that no line may hold has come. */
-static int
-may_decide(const char *p, size_t n)
-{
-	return memchr(p, '\n', n) != NULL || memchr(p, '\r', n) != NULL ||
-	    memchr(p, '\0', n) != NULL;
-}
-
+/*
+ * Every read is parsed: a limit can be crossed by bytes that end no line.
+ * A head sent one byte at a time costs a parse per byte, each at most
+ * --max-header-bytes long, which is cheap next to the system calls.
+ */
 int
 conn_read_head(struct conn *c, char *buf, size_t size, size_t *len,
     int64_t deadline, int (*parse)(const char *, size_t, void *), void *arg)
 {
-	int fresh = (*len > 0);
+	int r;
 
 	for (;;) {
 		ssize_t n;
-		int r;
 
-		/* parse only when the verdict can have changed, not after
-		 * every byte of a head sent one byte at a time */
-		if (fresh && (r = parse(buf, *len, arg)) != HTTP_INCOMPLETE)
+		if (*len > 0 && (r = parse(buf, *len, arg)) != HTTP_INCOMPLETE)
 			return r;
 		if (*len == size)	/* the parser bounds the head below */
 			return CONN_ERR;
 		n = conn_read(c, buf + *len, size - *len);
 		if (n > 0) {
-			fresh = may_decide(buf + *len, (size_t)n) ||
-			    *len + (size_t)n == size;
 			*len += (size_t)n;
 			continue;
 		}
-		fresh = 0;
 		if (n == 0)
 			return CONN_EOF;
 		if (n == CONN_ERR)

@@ -190,6 +190,10 @@ http_parse_request(const char *buf, size_t len, size_t max_head,
 	line = (lf != NULL ? (size_t)(lf - buf) : len);
 	if (line > 0 && buf[line - 1] == '\r')
 		line--;
+	/* what no request line may hold is refused whatever its length, so
+	 * the answer does not depend on how the bytes arrived */
+	if (memchr(buf, '\0', line) != NULL)
+		return fail(&req->err, 400, "NUL in request line", NULL);
 	if (line > HTTP_MAX_LINE)
 		return fail(&req->err, 414, "request line too long", NULL);
 	if (lf == NULL) {

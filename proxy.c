@@ -79,6 +79,9 @@ parse_v1(const char *buf, size_t len, struct proxy_info *pi)
 		pi->local = 1;	/* the rest of the line is ignored */
 		return (int)(lf - buf + 1);
 	}
+	/* word() stops at a NUL and eats a final space: neither may be */
+	if (memchr(buf, '\0', end - buf) != NULL || end[-1] == ' ')
+		return PROXY_BAD;
 	af = strcmp(proto, "TCP4") == 0 ? AF_INET :
 	    strcmp(proto, "TCP6") == 0 ? AF_INET6 : 0;
 	if (af == 0 || word(&p, end, src, sizeof(src)) == -1 ||

@@ -59,6 +59,7 @@ parse_unix(const char *p, const char *end, struct url *u)
 	u->is_unix = 1;
 	u->host = p;
 	u->host_len = q - p;
+	u->path = end;		/* none: empty */
 	if (q < end) {
 		u->path = q + 1;
 		u->path_len = end - q - 1;
@@ -216,7 +217,7 @@ backend_free(struct backend *b)
 const char *
 route_parse(const char *arg, struct route *r, char *msg, size_t msgsize)
 {
-	const char *list = arg, *eq, *why, *p, *comma;
+	const char *list = arg, *eq = arg, *why, *p, *comma, *path;
 	size_t plen = 1, n;
 
 	memset(r, 0, sizeof(*r));
@@ -228,15 +229,18 @@ route_parse(const char *arg, struct route *r, char *msg, size_t msgsize)
 		}
 		plen = eq - arg;
 		list = eq + 1;
-		if ((why = check_path(arg, plen)) != NULL) {
-			snprintf(msg, msgsize, "route %.*s: %s", (int)plen,
-			    arg, why);
-			return msg;
-		}
 	}
-	r->path = (list == arg ? strdup("/") : strndup(arg, plen));
-	if (r->path == NULL)
+	if ((r->path = malloc(plen + 1)) == NULL)
 		return "out of memory";
+	/* requests are matched normalised, so the route must be too */
+	path = (list == arg ? "/" : arg);
+	if ((why = check_path(path, plen)) != NULL ||
+	    (why = route_normalize(path, plen, r->path, &plen)) != NULL) {
+		snprintf(msg, msgsize, "route %.*s: %s", (int)(eq - arg),
+		    arg, why);
+		return msg;
+	}
+	r->path[plen] = '\0';
 	for (r->prefix_len = plen; r->prefix_len > 0 &&
 	    r->path[r->prefix_len - 1] == '/'; r->prefix_len--)
 		;

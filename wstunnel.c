@@ -154,6 +154,8 @@ client_request(struct session *s)
 		s->path_len = s->req.target_len;
 		memcpy(s->path, s->req.target, s->path_len);
 	}
+	if (r == CONN_EOF && s->uplen > 0)	/* it may still read */
+		return reply_error(s, 400, "request head cut short", NULL);
 	if (r == CONN_EOF || r == CONN_ERR || (r == CONN_TIMEOUT &&
 	    s->uplen == 0))		/* nothing to answer */
 		return session_fail(s, 0, r == CONN_TIMEOUT ? "timeout" :

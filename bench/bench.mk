@@ -1,3 +1,12 @@
-bench:
-	@echo "no benchmark yet"
-.PHONY: bench
+# make bench: the benchmark (bench/README.md); BENCH_ARGS go to bench/run.py,
+# e.g. make bench BENCH_ARGS="--only echo --targets wstunnel,socat"
+BENCH_PYTHON	?= /usr/bin/python3
+BENCH_ARGS	?=
+
+bench: all
+	$(BENCH_PYTHON) bench/run.py $(BENCH_ARGS)
+
+bench-quick: all
+	$(BENCH_PYTHON) bench/run.py --quick $(BENCH_ARGS)
+
+.PHONY: bench bench-quick

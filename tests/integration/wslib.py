@@ -282,6 +282,8 @@ class SocketActivated:
                                      env=env)
         line = self.proc.stderr.readline()
         assert "Listening" in line, f"socket activation failed: {line!r}"
+        # it reports every connection on stderr: a full pipe would stop it
+        threading.Thread(target=self.proc.stderr.read, daemon=True).start()
 
     def connect(self, timeout=10):
         s = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
