@@ -4,6 +4,7 @@
 #include <strings.h>
 
 #include "access.h"
+#include "util.h"
 
 /* IPv4 clients of an IPv6 socket arrive as ::ffff:a.b.c.d; rules are
  * written for a.b.c.d. */
@@ -143,7 +144,6 @@ static const char *
 parse_host_port(const char *p, const char *end, struct origin *o)
 {
 	const char *h = p, *hend, *port = NULL;
-	unsigned n;
 	size_t i;
 
 	if (p < end && *p == '[') {
@@ -156,14 +156,7 @@ parse_host_port(const char *p, const char *end, struct origin *o)
 		if (*hend != ':' || hend + 1 == end)
 			return "expected scheme://host[:port]";
 		port = hend + 1;
-		if (end - port > 5)
-			return "bad port";
-		for (i = 0, n = 0; port + i < end; i++) {
-			if (port[i] < '0' || port[i] > '9')
-				return "bad port";
-			n = n * 10 + (unsigned)(port[i] - '0');
-		}
-		if (n == 0 || n > 65535)
+		if (port_number(port, end - port) == -1)
 			return "bad port";
 	}
 	if (hend == h || copy(o->host, sizeof(o->host), h, hend - h) == -1)

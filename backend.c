@@ -194,7 +194,6 @@ relay_answer(struct session *s)
 int
 backend_exchange(struct session *s)
 {
-	const char *why;
 	int r;
 
 	if (send_request(s) == -1)
@@ -205,7 +204,7 @@ backend_exchange(struct session *s)
 		return reply_error(s, 504, "backend response timed out", NULL);
 	if (r == CONN_EOF || r == CONN_ERR) {
 		/* with TLS 1.3 a refused client certificate shows only here */
-		why = (r == CONN_ERR && s->backend.why != NULL) ?
+		const char *why = (r == CONN_ERR && s->backend.why != NULL) ?
 		    s->backend.why : "backend closed before answering";
 		log_msg(LOG_WARNING, "backend %s: %s", s->bend->url, why);
 		return reply_error(s, 502, why, NULL);

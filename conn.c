@@ -136,10 +136,9 @@ int
 conn_read_head(struct conn *c, char *buf, size_t size, size_t *len,
     int64_t deadline, int (*parse)(const char *, size_t, void *), void *arg)
 {
-	int r;
-
 	for (;;) {
 		ssize_t n;
+		int r;
 
 		if (*len > 0 && (r = parse(buf, *len, arg)) != HTTP_INCOMPLETE)
 			return r;

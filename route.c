@@ -73,18 +73,8 @@ parse_unix(const char *p, const char *end, struct url *u)
 static const char *
 parse_port(const char *p, size_t len, struct url *u)
 {
-	unsigned long n = 0;
-	size_t i;
-
-	if (len == 0 || len > 5)
+	if (port_number(p, len) == -1)
 		return "invalid port";
-	for (i = 0; i < len; i++) {
-		if (p[i] < '0' || p[i] > '9')
-			return "invalid port";
-		n = n * 10 + (unsigned long)(p[i] - '0');
-	}
-	if (n == 0 || n > 65535)
-		return "port out of range";
 	u->port = p;
 	u->port_len = len;
 	return NULL;

@@ -8,6 +8,13 @@
 
 #define nitems(a)	(sizeof(a) / sizeof((a)[0]))
 
+/* optional whitespace (RFC 9110 section 5.6.3) */
+static inline int
+is_ows(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
 static inline int
 hexval(char c)
 {
@@ -27,6 +34,23 @@ swap_index(size_t *a, size_t *b)
 
 	*a = *b;
 	*b = t;
+}
+
+/* A TCP port written in decimal, 1 to 65535; -1 when [p, p+len) is not. */
+static inline int
+port_number(const char *p, size_t len)
+{
+	int n = 0;
+	size_t i;
+
+	if (len == 0 || len > 5)
+		return -1;
+	for (i = 0; i < len; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return -1;
+		n = n * 10 + (p[i] - '0');
+	}
+	return n >= 1 && n <= 65535 ? n : -1;
 }
 
 /* Milliseconds on the monotonic clock: deadlines are kept in these. */
