@@ -109,8 +109,9 @@ integration: all
 lint:
 	cppcheck --quiet --error-exitcode=1 \
 	    --enable=warning,style,performance,portability --inline-suppr \
-	    --std=c11 -D_GNU_SOURCE -DMODULEDIR='""' \
-	    --suppress=missingIncludeSystem *.c
+	    --std=c11 -D_GNU_SOURCE -DMODULEDIR='""' -I. \
+	    --suppress=missingIncludeSystem --suppress=missingInclude \
+	    *.c tests/unit/*.c tests/fuzz/*.c
 	@for f in *.c tests/unit/*.c; do \
 	    clang $(ALL_CFLAGS) $(SSL_CFLAGS) -I. -fsyntax-only $$f || exit 1; \
 	done

@@ -81,11 +81,12 @@ check_reader(const uint8_t *d, size_t n, int r, const struct proxy_info *pi)
 {
 	static char buf[PROXY_V2_MAX];
 	struct proxy_info pi2;
-	size_t len = 0, more;
+	size_t len = 0;
 	int r2;
 
 	while ((r2 = proxy_parse(buf, len, &pi2)) == PROXY_INCOMPLETE) {
-		more = proxy_more(buf, len);
+		size_t more = proxy_more(buf, len);
+
 		CHECK("more-progress", more >= 1);
 		CHECK("more-buffer", len + more <= sizeof(buf));
 		if (r > 0)
@@ -109,7 +110,7 @@ LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	const char *buf = (const char *)d;
 	struct proxy_info pi, pi2;
 	size_t k, more, lim;
-	int r, rk;
+	int r;
 
 	r = proxy_parse(buf, n, &pi);
 	CHECK("result", r == PROXY_BAD || r == PROXY_INCOMPLETE ||
@@ -150,7 +151,8 @@ LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	/* prefixes: all of a complete header's, else the first 256 */
 	lim = r > 0 ? (size_t)r : n < 256 ? n : 256;
 	for (k = 0; k < lim; k++) {
-		rk = proxy_parse(buf, k, &pi2);
+		int rk = proxy_parse(buf, k, &pi2);
+
 		if (r > 0) {
 			CHECK("prefix-incomplete", rk == PROXY_INCOMPLETE);
 			more = proxy_more(buf, k);

@@ -161,7 +161,6 @@ check_completion(const char *buf, size_t n, size_t max)
 static void
 check_fields(const struct http_request *req, const char *h, size_t len)
 {
-	const struct http_field *f;
 	size_t i, j;
 
 	CHECK("nfields", req->nfields <= HTTP_MAX_FIELDS);
@@ -178,7 +177,8 @@ check_fields(const struct http_request *req, const char *h, size_t len)
 	CHECK("version", req->major >= 0 && req->major <= 9 &&
 	    req->minor >= 0 && req->minor <= 9);
 	for (i = 0; i < req->nfields; i++) {
-		f = &req->fields[i];
+		const struct http_field *f = &req->fields[i];
+
 		CHECK("name-inside", inside(f->name, f->name_len, h, len) &&
 		    f->name_len > 0 && f->name[-1] == '\n' &&
 		    f->name[f->name_len] == ':');
@@ -261,12 +261,12 @@ count(const struct http_request *req, const char *name)
 static int
 has_token(const struct http_request *req, const char *name, const char *tok)
 {
-	const struct http_field *f;
 	size_t i;
 	int ref = 0;
 
 	for (i = 0; i < req->nfields; i++) {
-		f = &req->fields[i];
+		const struct http_field *f = &req->fields[i];
+
 		if (!eq_nocase(f->name, f->name_len, name))
 			continue;
 		CHECK("list-has-token", http_list_has_token(f->value,
@@ -281,12 +281,12 @@ has_token(const struct http_request *req, const char *name, const char *tok)
 static int
 named(const struct http_request *req, const char *name, size_t len)
 {
-	const struct http_field *c;
 	size_t i;
 	int ref = 0, got;
 
 	for (i = 0; i < req->nfields; i++) {
-		c = &req->fields[i];
+		const struct http_field *c = &req->fields[i];
+
 		if (!eq_nocase(c->name, c->name_len, "Connection"))
 			continue;
 		got = http_list_has_token(c->value, c->value_len, name, len);
@@ -375,6 +375,8 @@ split(const char *h, size_t n, struct line *l, size_t max)
 		c = memchr(p, ':', cr - p);
 		CHECK("out-field-syntax", c != NULL && c + 1 < cr &&
 		    c[1] == ' ');
+		if (c == NULL)		/* only with out-field-syntax ignored */
+			break;
 		l[k].name = p;
 		l[k].name_len = c - p;
 		l[k].value = c + 2;
@@ -399,7 +401,6 @@ check_rewrite(const struct http_request *req, const struct forward *fw,
 	static struct http_request req2;
 	struct ws_request ws2;
 	struct line l[HTTP_MAX_FIELDS + 16];
-	const struct http_field *f;
 	char *xff;
 	size_t nl, k = 0, i, x = 0;
 	int r;
@@ -418,7 +419,8 @@ check_rewrite(const struct http_request *req, const struct forward *fw,
 	CHECK("rewrite-host", nl > 0 && line_is(&l[k++], "Host", fw->host,
 	    fw->host_len));
 	for (i = 0; i < req->nfields; i++) {
-		f = &req->fields[i];
+		const struct http_field *f = &req->fields[i];
+
 		if (eq_nocase(f->name, f->name_len, "X-Forwarded-For") &&
 		    f->value_len > 0) {
 			memcpy(xff + x, f->value, f->value_len);

@@ -64,7 +64,6 @@ static const char *const locations[] = {
 static void
 check_fields(const struct http_response *res, const char *h, size_t len)
 {
-	const struct http_field *f;
 	size_t i, j;
 
 	CHECK("nfields", res->nfields <= HTTP_MAX_FIELDS);
@@ -75,7 +74,8 @@ check_fields(const struct http_response *res, const char *h, size_t len)
 		    ((unsigned char)res->reason[j] >= 0x20 &&
 		    res->reason[j] != 0x7f));
 	for (i = 0; i < res->nfields; i++) {
-		f = &res->fields[i];
+		const struct http_field *f = &res->fields[i];
+
 		CHECK("name-inside", inside(f->name, f->name_len, h, len) &&
 		    f->name_len > 0 && f->name[-1] == '\n' &&
 		    f->name[f->name_len] == ':');
@@ -151,12 +151,12 @@ check_prefixes(const uint8_t *d, size_t n, int r)
 static int
 named(const struct http_response *res, const char *name, size_t len)
 {
-	const struct http_field *c;
 	size_t i;
 	int ref = 0, got;
 
 	for (i = 0; i < res->nfields; i++) {
-		c = &res->fields[i];
+		const struct http_field *c = &res->fields[i];
+
 		if (!eq_nocase(c->name, c->name_len, "Connection"))
 			continue;
 		got = http_list_has_token(c->value, c->value_len, name, len);
@@ -184,12 +184,13 @@ rewritten_location(const char *v, size_t len)
 	static const char *const fronts[] = {
 		"ws://front.example", "http://front.example", NULL
 	};
-	size_t i, fl;
+	size_t i;
 
 	if (under(rv.prefix, rv.prefix_len, v, len))
 		return 1;
 	for (i = 0; fronts[i] != NULL; i++) {
-		fl = strlen(fronts[i]);
+		size_t fl = strlen(fronts[i]);
+
 		if (len > fl && memcmp(v, fronts[i], fl) == 0 &&
 		    under(rv.prefix, rv.prefix_len, v + fl, len - fl))
 			return 1;
@@ -206,7 +207,6 @@ check_head(const struct http_response *res, const char *out, size_t n,
     int sw)
 {
 	static struct http_response res2;
-	const struct http_field *f;
 	const char *p, *end = out + n - 2, *cr, *c;
 	char line[64];
 	size_t i, ll, vlen;
@@ -221,7 +221,8 @@ check_head(const struct http_response *res, const char *out, size_t n,
 	    memcmp(out + ll + res->reason_len, "\r\n", 2) == 0);
 	p = out + ll + res->reason_len + 2;
 	for (i = 0; i < res->nfields; i++) {
-		f = &res->fields[i];
+		const struct http_field *f = &res->fields[i];
+
 		if (sw)
 			drop = one_of(f->name, f->name_len, switch_drop) ||
 			    (named(res, f->name, f->name_len) &&
@@ -237,6 +238,8 @@ check_head(const struct http_response *res, const char *out, size_t n,
 		    (size_t)(cr - p) > f->name_len + 2 - (f->value_len == 0) &&
 		    memcmp(p, f->name, f->name_len) == 0 &&
 		    memcmp(p + f->name_len, ": ", 2) == 0);
+		if (cr == NULL)	/* only with the check above ignored */
+			break;
 		c = p + f->name_len + 2;
 		vlen = cr - c;
 		CHECK(sw ? "switch-fields" : "response-fields",
@@ -274,8 +277,8 @@ check_body(const struct http_response *res, const uint8_t *d, size_t n,
     const char *body, size_t len)
 {
 	struct http_body b1, b2;
-	ssize_t c1, c;
-	size_t off = 0, want, k = 0, total = 0;
+	ssize_t c1;
+	size_t off = 0, k = 0, total = 0;
 	int err2 = 0;
 
 	if (http_body_init(res, &b1) != 0)
@@ -295,6 +298,9 @@ check_body(const struct http_response *res, const uint8_t *d, size_t n,
 		    len - (size_t)c1) == 0 && b1.done);
 
 	while (off < len || k == 0) {
+		size_t want;
+		ssize_t c;
+
 		/* piece sizes from the input's last bytes, 0..8 */
 		want = n > k ? d[n - 1 - k] % 9 : 1;
 		k++;
@@ -331,7 +337,7 @@ LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	size_t size;
 	char *out;
 	ssize_t m;
-	int full, r, i;
+	int full, r;
 
 	memset(&res, 0, sizeof(res));
 	full = http_parse_response(buf, n, SIZE_MAX, &res);
@@ -363,8 +369,9 @@ LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 
 	why = http_check_switch(&res, KEY, strlen(KEY));
 	if (why == NULL) {
-		i = http_field_find(res.fields, res.nfields, 0,
+		int i = http_field_find(res.fields, res.nfields, 0,
 		    "Sec-WebSocket-Accept");
+
 		CHECK("switch-accepted", res.status == 101 && res.major == 1 &&
 		    res.minor == 1 && i >= 0 &&
 		    http_field_find(res.fields, res.nfields, i + 1,

@@ -153,7 +153,6 @@ host_ok(const char *h)
 static void
 check_route(const struct route *r)
 {
-	const struct backend *b;
 	char *norm = malloc(r->prefix_len + 1);
 	size_t i, nlen;
 	const char *errstr = NULL;
@@ -172,7 +171,8 @@ check_route(const struct route *r)
 	CHECK("route-backends", r->nbackends >= 1 &&
 	    r->nbackends <= ROUTE_MAX_BACKENDS);
 	for (i = 0; i < r->nbackends; i++) {
-		b = &r->backends[i];
+		const struct backend *b = &r->backends[i];
+
 		CHECK("backend-strings", b->url != NULL && b->host != NULL &&
 		    b->port != NULL && b->path != NULL && b->authority != NULL);
 		CHECK("backend-authority", host_ok(b->authority));
@@ -186,18 +186,17 @@ check_route(const struct route *r)
 static void
 check_map(const struct route *r, const char *t, size_t tlen)
 {
-	const struct backend *b;
-	size_t i, j, blen, msize, rest;
-	char *m, *u;
-	ssize_t ml, ul;
+	size_t i;
 
 	if (!under(r->prefix, r->prefix_len, t, tlen))
 		return;
 	for (i = 0; i < r->nbackends; i++) {
-		b = &r->backends[i];
-		blen = strlen(b->path);
-		msize = blen + tlen + 2;	/* as backend.c */
-		m = malloc(msize);
+		const struct backend *b = &r->backends[i];
+		size_t j, rest, blen = strlen(b->path);
+		size_t msize = blen + tlen + 2;		/* as backend.c */
+		char *m = malloc(msize), *u;
+		ssize_t ml, ul;
+
 		ml = route_map(r->prefix, r->prefix_len, b->path, blen, t, tlen,
 		    m, msize);
 		CHECK("map-fits", ml > 0);
@@ -234,7 +233,7 @@ check_routes(const uint8_t *d, size_t n)
 	char msg[512], *arg, *t, *tnorm;
 	const char *l, *target;
 	size_t len, tlen, nlen, nroutes = NFIXED, i;
-	int best, ok;
+	int ok;
 
 	l = line(d, n, 1, &len);
 	arg = cstring(l, len);
@@ -252,7 +251,8 @@ check_routes(const uint8_t *d, size_t n)
 		;
 	if (tlen > 0 && i == tlen && t[0] == '/' &&
 	    route_normalize(t, tlen, tnorm, &nlen) == NULL) {
-		best = route_match(routes, nroutes, tnorm, nlen);
+		int best = route_match(routes, nroutes, tnorm, nlen);
+
 		CHECK("match-found", best >= 0);
 		for (i = 0; best >= 0 && i < nroutes; i++)
 			CHECK("match-longest", !under(routes[i].prefix,
@@ -271,13 +271,14 @@ check_routes(const uint8_t *d, size_t n)
 		    strlen(bp), t, tlen, u, usize);
 
 		CHECK("unmap-bounds", ul >= 0);
-		if (ul > 0)
+		if (ul > 0) {
 			CHECK("unmap-under", under(r->prefix, r->prefix_len, u,
 			    (size_t)ul) && (r->prefix_len > 0 || u[0] == '/'));
-		if (ul > 0)	/* one byte less does not fit */
+			/* one byte less does not fit */
 			CHECK("unmap-small", route_unmap(r->prefix,
 			    r->prefix_len, bp, strlen(bp), t, tlen, u,
 			    (size_t)ul - 1) == -1);
+		}
 		free(u);
 	}
 	route_free(&routes[NFIXED]);	/* after a failure too */
@@ -315,7 +316,7 @@ check_cidr(const uint8_t *d, size_t n)
 	char ip2[INET6_ADDRSTRLEN], peer[INET6_ADDRSTRLEN + 8];
 	const char *l;
 	size_t len, i;
-	uint32_t seed = seed_of(d, n), r;
+	uint32_t seed = seed_of(d, n);
 
 	l = line(d, n, 3, &len);
 	s = cstring(l, len);
@@ -359,8 +360,9 @@ check_cidr(const uint8_t *d, size_t n)
 	/* addresses near the block: its own with one bit flipped, and the
 	 * unknown address */
 	for (i = 0; i < 8; i++) {
+		uint32_t r = mix(&seed);
+
 		a = c.net;
-		r = mix(&seed);
 		if (c.net.family == AF_INET6 && i == 0) {
 			a.family = AF_INET;	/* an IPv4 client, same bytes */
 		} else {
@@ -387,8 +389,7 @@ check_origin(const uint8_t *d, size_t n)
 {
 	struct origin o, q;
 	const char *l, *l2;
-	char *up;
-	size_t len, len2, i, hl, pl;
+	size_t len, len2;
 	int got, want;
 
 	/* neither caller can pass a NUL: --origin comes from argv, and the
@@ -406,7 +407,9 @@ check_origin(const uint8_t *d, size_t n)
 	if (o.host[0] != '*') {
 		CHECK("origin-self", origin_allowed(&o, 1, l, len));
 		if (strcmp(o.scheme, "null") != 0) {
-			up = cstring(l, len);
+			char *up = cstring(l, len);
+			size_t i;
+
 			for (i = 0; i < len; i++)
 				up[i] = (char)toupper_ascii(up[i]);
 			CHECK("origin-case", origin_allowed(&o, 1, up, len));
@@ -419,8 +422,8 @@ check_origin(const uint8_t *d, size_t n)
 	want = 0;
 	if (origin_parse(l2, len2, &q) == NULL && q.host[0] != '*' &&
 	    strcmp(q.scheme, o.scheme) == 0 && strcmp(q.port, o.port) == 0) {
-		hl = strlen(q.host);
-		pl = strlen(o.host);
+		size_t hl = strlen(q.host), pl = strlen(o.host);
+
 		if (o.host[0] == '*')
 			want = hl > pl - 1 && strcmp(q.host + hl - (pl - 1),
 			    o.host + 1) == 0;
@@ -436,7 +439,7 @@ check_balance(const uint8_t *d, size_t n)
 	static const char *const names[] = {
 		"first", "random", "roundrobin", "leastconn", "source"
 	};
-	size_t order[ROUTE_MAX_BACKENDS], again[ROUTE_MAX_BACKENDS];
+	size_t order[ROUTE_MAX_BACKENDS];
 	size_t nb = n > 0 ? d[0] % ROUTE_MAX_BACKENDS + 1 : 1, i;
 	unsigned char seen[ROUTE_MAX_BACKENDS] = { 0 };
 	const char *l;
@@ -453,6 +456,8 @@ check_balance(const uint8_t *d, size_t n)
 		seen[order[i]] = 1;
 	}
 	if (m == BALANCE_FIRST || m == BALANCE_SOURCE) {
+		size_t again[ROUTE_MAX_BACKENDS];
+
 		balance_order((enum balance)m, nb, len > 0 ? client : NULL,
 		    again);
 		CHECK("balance-stable", memcmp(order, again,
@@ -465,11 +470,13 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 {
 	static int ready;
-	char msg[256];
 	const char *l;
-	size_t len, i;
+	size_t len;
 
 	if (!ready) {
+		char msg[256];
+		size_t i;
+
 		for (i = 0; i < NFIXED; i++)
 			if (route_parse(route_args[i], &routes[i], msg,
 			    sizeof(msg)) != NULL)

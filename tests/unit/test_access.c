@@ -159,11 +159,11 @@ static void
 test_cidr_bad(void)
 {
 	struct cidr c;
-	const char *why;
 	size_t i;
 
 	for (i = 0; i < NITEMS(bad_cidrs); i++) {
-		why = cidr_parse(bad_cidrs[i], &c);
+		const char *why = cidr_parse(bad_cidrs[i], &c);
+
 		CHECK(why != NULL && why[0] != '\0', "cidr \"%s\" refused",
 		    bad_cidrs[i]);
 	}
@@ -269,13 +269,12 @@ static void
 test_origin_parse(void)
 {
 	struct origin o;
-	const char *why;
 	size_t i;
 
 	for (i = 0; i < NITEMS(origin_cases); i++) {
 		const struct origin_case *c = &origin_cases[i];
+		const char *why = origin_parse(c->in, strlen(c->in), &o);
 
-		why = origin_parse(c->in, strlen(c->in), &o);
 		if (c->scheme == NULL) {
 			CHECK(why != NULL && why[0] != '\0', "origin \"%s\" "
 			    "refused", c->in);

@@ -365,12 +365,12 @@ test_request_table(void)
 	struct http_request req;
 	struct ws_request ws;
 	size_t i;
-	int st, n;
+	int n;
 
 	for (i = 0; i < sizeof(req_cases) / sizeof(req_cases[0]); i++) {
 		const struct req_case *c = &req_cases[i];
+		int st = outcome(c->buf, c->len, MAX_HEAD, &req, &ws, &n);
 
-		st = outcome(c->buf, c->len, MAX_HEAD, &req, &ws, &n);
 		CHECK_INT(st, c->status, "request \"%s\": status", c->name);
 		if (n >= 0)
 			CHECK_INT(n, c->len, "request \"%s\": head length",
@@ -439,9 +439,10 @@ test_request_incomplete(void)
 	char buf[sizeof(valid) + sizeof(after)];
 	struct http_request req;
 	size_t len = sizeof(valid) - 1, k;
-	int r;
 
 	for (k = 0; k < len; k++) {
+		int r;
+
 		memset(&req, 0, sizeof(req));
 		r = http_parse_request(valid, k, MAX_HEAD, &req);
 		CHECK_INT(r, HTTP_INCOMPLETE, "prefix of %zu bytes of %zu", k,
@@ -484,9 +485,10 @@ test_request_bad_prefix(void)
 	};
 	struct http_request req;
 	size_t i;
-	int r;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int r;
+
 		memset(&req, 0, sizeof(req));
 		r = http_parse_request(cases[i].buf, cases[i].len, MAX_HEAD,
 		    &req);
@@ -723,7 +725,7 @@ test_response_parse(void)
 
 	/* the 101's fields */
 	memset(&res, 0, sizeof(res));
-	r = http_parse_response(S(SWITCH), MAX_HEAD, &res);
+	http_parse_response(S(SWITCH), MAX_HEAD, &res);
 	CHECK_INT(res.major, 1, "101: major");
 	CHECK_INT(res.minor, 1, "101: minor");
 	CHECK_INT(res.nfields, 3, "101: nfields");
@@ -790,12 +792,12 @@ static void
 test_check_switch(void)
 {
 	struct http_response res;
-	const char *why;
 	size_t i;
-	int r;
 
 	for (i = 0; i < sizeof(switch_cases) / sizeof(switch_cases[0]); i++) {
 		const struct switch_case *c = &switch_cases[i];
+		const char *why;
+		int r;
 
 		memset(&res, 0, sizeof(res));
 		r = http_parse_response(c->buf, strlen(c->buf), MAX_HEAD, &res);
@@ -855,12 +857,12 @@ static const struct token_case token_cases[] = {
 static void
 test_list_has_token(void)
 {
-	size_t i, len;
+	size_t i;
 
 	for (i = 0; i < sizeof(token_cases) / sizeof(token_cases[0]); i++) {
 		const struct token_case *c = &token_cases[i];
+		size_t len = c->len != 0 ? c->len : strlen(c->value);
 
-		len = c->len != 0 ? c->len : strlen(c->value);
 		CHECK_INT(http_list_has_token(c->value, len, c->token,
 		    strlen(c->token)), c->want, "token %s in \"%.*s\"",
 		    c->token, (int)len, c->value);
@@ -966,11 +968,11 @@ test_body_init(void)
 {
 	struct http_body b;
 	size_t i;
-	ssize_t n;
-	int r;
 
 	for (i = 0; i < sizeof(init_cases) / sizeof(init_cases[0]); i++) {
 		const struct init_case *c = &init_cases[i];
+		ssize_t n;
+		int r;
 
 		memset(&b, 0xa5, sizeof(b));
 		r = body_init(c->head, &b);
@@ -1005,9 +1007,11 @@ test_body_length(void)
 	static const char data[] = "0123456789NEXT";
 	struct http_body b;
 	size_t k, len = sizeof(data) - 1;
-	ssize_t n1, n2;
+	ssize_t n1;
 
 	for (k = 0; k <= len; k++) {
+		ssize_t n2;
+
 		if (body_init(H200 "Content-Length: 10\r\n\r\n", &b) != 0)
 			return;
 		n1 = http_body_scan(&b, data, k);
@@ -1086,15 +1090,16 @@ static ssize_t
 feed_chunked(const char *body, size_t len, size_t step, ssize_t *first_done)
 {
 	struct http_body b;
-	size_t o = 0, piece;
-	ssize_t n, total = 0;
+	size_t o = 0;
+	ssize_t total = 0;
 
 	*first_done = -1;
 	if (chunked_init(&b) != 0)
 		return -9;
 	do {
-		piece = (step == 0 || len - o < step) ? len - o : step;
-		n = http_body_scan(&b, body + o, piece);
+		size_t piece = (step == 0 || len - o < step) ? len - o : step;
+		ssize_t n = http_body_scan(&b, body + o, piece);
+
 		if (n < 0)
 			return -1;
 		total += n;
@@ -1109,14 +1114,14 @@ static void
 test_body_chunked(void)
 {
 	struct http_body b;
-	size_t i, k, len;
-	ssize_t n, n1, n2, first_done, bad_split;
+	size_t i, k;
+	ssize_t n1, n2, first_done, bad_split;
 
 	for (i = 0; i < sizeof(chunk_cases) / sizeof(chunk_cases[0]); i++) {
 		const struct chunk_case *c = &chunk_cases[i];
+		size_t len = strlen(c->body);
+		ssize_t n = feed_chunked(c->body, len, 0, &first_done);
 
-		len = strlen(c->body);
-		n = feed_chunked(c->body, len, 0, &first_done);
 		CHECK_INT(n, c->len, "chunked \"%s\", all at once", c->name);
 		n = feed_chunked(c->body, len, 1, &first_done);
 		CHECK_INT(n, c->len, "chunked \"%s\", byte by byte", c->name);

@@ -44,10 +44,10 @@ test_v1(void)
 	struct proxy_info pi;
 	char ip[INET6_ADDRSTRLEN];
 	size_t i;
-	int r;
 
 	for (i = 0; i < sizeof(v1) / sizeof(v1[0]); i++) {
-		r = proxy_parse(v1[i].in, strlen(v1[i].in), &pi);
+		int r = proxy_parse(v1[i].in, strlen(v1[i].in), &pi);
+
 		CHECK_INT(r, v1[i].want, "v1 row %zu: %s", i, v1[i].in);
 		if (r <= 0)
 			continue;

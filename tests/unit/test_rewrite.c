@@ -619,15 +619,15 @@ test_rewrite_error(void)
 {
 	static char out[OUTSIZE], got[OUTSIZE];
 	struct http_response res;
-	size_t i, blen;
-	ssize_t n;
-	int head;
+	size_t i;
 
 	for (i = 0; i < NITEMS(err_cases); i++) {
 		const struct err_case *c = &err_cases[i];
 		const char *body;
+		size_t blen;
+		ssize_t n = rewrite_error(&c->e, out, sizeof(out));
+		int head;
 
-		n = rewrite_error(&c->e, out, sizeof(out));
 		if (!CHECK(n > 0, "error %d: written (%zd)", c->e.status, n))
 			continue;
 		CHECK_MEM(out, first_line(out, (size_t)n), c->status_line,
