@@ -330,7 +330,7 @@ def test_client_resets_mid_tunnel(raw_backend, activated):
 
 BIG = 1 << 31                   # Content-Length: 2147483648
 ENOUGH = 512 * MiB              # what the client reads before it gives up
-RSS_LIMIT_KB = 20 * 1024
+RSS_LIMIT_KB = wslib.rss_limit_kb(20 * 1024)
 
 
 @proc_checks

@@ -189,7 +189,7 @@ def check_backpressure(pump, pid):
     assert at_3 < 64 * MiB, f"{at_3} bytes taken for a peer that does not read"
     assert at_3 - at_2 < MiB, \
         f"still taking bytes after 1.2 s ({at_2} -> {at_3}): no back-pressure"
-    assert max(rss_2, rss_3) < 20 * 1024, f"wstunnel RSS {rss_2}/{rss_3} kB"
+    assert max(rss_2, rss_3) < wslib.rss_limit_kb(20 * 1024), f"wstunnel RSS {rss_2}/{rss_3} kB"
 
 
 def test_backpressure_client_stops_reading(raw_backend, activated, relay):
