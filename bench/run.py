@@ -10,6 +10,10 @@ bench/results/latest.md and latest.json.
     /usr/bin/python3 bench/run.py [--quick] [--only W[,W]] [--targets T[,T]]
                                   [--reps N] [--duration S] [--idle-n N]
                                   [--startup-runs N] [--no-selftest]
+
+The TLS targets (wstunnel-tls, nginx-tls, haproxy-tls, apache2-tls) take
+the client side's TLS with a certificate from a CA the runner makes with the
+openssl command; wsload verifies it (bench/README.md, "TLS").
 """
 import argparse
 import datetime
@@ -38,9 +42,14 @@ CFLAGS = ["-std=c11", "-D_GNU_SOURCE", "-O2", "-Wall", "-Wextra", "-Werror"]
 WORKLOADS = ["startup", "idle", "pingpong", "echo", "download", "upload",
              "upgrades"]
 TARGETS = ["direct", "wstunnel", "wstunnel-nosplice", "socat", "nginx",
-           "haproxy", "apache2"]
-SSA_TARGETS = ("wstunnel", "wstunnel-nosplice", "socat")
-DAEMONS = ("nginx", "haproxy", "apache2")
+           "haproxy", "apache2", "wstunnel-tls", "nginx-tls", "haproxy-tls",
+           "apache2-tls"]
+SSA_TARGETS = ("wstunnel", "wstunnel-nosplice", "socat", "wstunnel-tls")
+DAEMONS = ("nginx", "haproxy", "apache2", "nginx-tls", "haproxy-tls",
+           "apache2-tls")
+TLS_TARGETS = ("wstunnel-tls", "nginx-tls", "haproxy-tls", "apache2-tls")
+# the workloads the TLS targets run (not idle, not startup)
+TLS_WORKLOADS = ("upgrades", "echo", "download", "upload", "pingpong")
 # workload: (what the number is, True when higher is better)
 METRIC = {
     "upgrades": ("upgrades/s", True),
@@ -257,13 +266,26 @@ def which(name):
 
 # ---- build -----------------------------------------------------------------
 
+def openssl_flags():
+    """(cflags, libs) for OpenSSL from pkg-config, or the plain names."""
+    rc, out, _ = run(["pkg-config", "--cflags", "openssl"], 10)
+    cflags = out.split() if rc == 0 else []
+    rc, out, _ = run(["pkg-config", "--libs", "openssl"], 10)
+    libs = out.split() if rc == 0 and out.strip() else ["-lssl",
+                                                         "-lcrypto"]
+    return cflags, libs
+
+
 def build():
     os.makedirs(BUILD, exist_ok=True)
-    for prog, libs in (("wsecho", ["-lmd", "-lresolv"]),
-                       ("wsload", ["-lmd", "-lresolv", "-lpthread"]),
-                       ("trivial", [])):
-        cmd = [CC] + CFLAGS + ["-o", os.path.join(BUILD, prog),
-                               os.path.join(BENCH, prog + ".c")] + libs
+    sslc, ssll = openssl_flags()
+    for prog, cf, libs in (
+            ("wsecho", [], ["-lmd", "-lresolv"]),
+            ("wsload", sslc, ["-lmd", "-lresolv", "-lpthread"] + ssll),
+            ("trivial", [], [])):
+        cmd = [CC] + CFLAGS + cf + ["-o", os.path.join(BUILD, prog),
+                                    os.path.join(BENCH, prog + ".c")] + \
+            libs
         rc, out, err = run(cmd, 120)
         if rc != 0:
             sys.exit("build failed: %s\n%s%s" % (" ".join(cmd), out, err))
@@ -288,6 +310,119 @@ def snapshot_wstunnel(tmp):
     return path, digest
 
 
+# ---- TLS -------------------------------------------------------------------
+
+def make_certs(tmp):
+    """A CA and a certificate for localhost (and 127.0.0.1) it signs, made
+    with the openssl command: ECDSA P-256 keys, as most sites now have.
+    A dict of paths, or None with the reason logged."""
+    d = os.path.join(tmp, "tls")
+    os.makedirs(d)
+    os.chmod(d, 0o755)
+    p = {k: os.path.join(d, k) for k in (
+        "ca.pem", "ca.key", "server.pem", "server.key", "server.csr",
+        "ext.cnf", "server-full.pem", "other-ca.pem", "other-ca.key")}
+    with open(p["ext.cnf"], "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n"
+                "basicConstraints=critical,CA:FALSE\n"
+                "keyUsage=critical,digitalSignature\n"
+                "extendedKeyUsage=serverAuth\n")
+    key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    steps = [
+        ["openssl", "req", "-x509"] + key + [
+            "-keyout", p["ca.key"], "-out", p["ca.pem"], "-days", "7",
+            "-subj", "/CN=wstunnel benchmark CA",
+            "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+        ["openssl", "req"] + key + [
+            "-keyout", p["server.key"], "-out", p["server.csr"],
+            "-subj", "/CN=localhost"],
+        ["openssl", "x509", "-req", "-in", p["server.csr"], "-CA",
+         p["ca.pem"], "-CAkey", p["ca.key"], "-CAcreateserial", "-days",
+         "7", "-out", p["server.pem"], "-extfile", p["ext.cnf"]],
+        ["openssl", "verify", "-CAfile", p["ca.pem"], p["server.pem"]],
+        # a CA that signed nothing here: the client must not accept the
+        # server's certificate with it
+        ["openssl", "req", "-x509"] + key + [
+            "-keyout", p["other-ca.key"], "-out", p["other-ca.pem"],
+            "-days", "7", "-subj", "/CN=wstunnel benchmark CA",
+            "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+    ]
+    for cmd in steps:
+        rc, out, err = run(cmd, 60)
+        if rc != 0:
+            log("certificates: %s failed: %s" % (" ".join(cmd[:2]),
+                                                 (out + err).strip()))
+            return None
+    with open(p["server-full.pem"], "w") as f:
+        for k in ("server.pem", "server.key"):
+            with open(p[k]) as g:
+                f.write(g.read())
+    # the daemons read them as root; wstunnel as whoever runs the runner
+    for k in ("server.key", "server-full.pem"):
+        os.chmod(p[k], 0o600)
+    return {"ca": p["ca.pem"], "other_ca": p["other-ca.pem"],
+            "cert": p["server.pem"],
+            "key": p["server.key"], "full": p["server-full.pem"],
+            "kind": "ECDSA P-256, signed by a CA made for the run",
+            "openssl": first_line(["openssl", "version"])}
+
+
+def ktls_probe():
+    """Whether the kernel offers TLS (the "tls" upper-layer protocol):
+    setsockopt(TCP_ULP, "tls") on a connected loopback socket, and what
+    the kernel and OpenSSL say about it."""
+    out = {}
+    lsn = socket.socket()
+    try:
+        lsn.bind(("127.0.0.1", 0))
+        lsn.listen(1)
+        c = socket.create_connection(lsn.getsockname(), timeout=5)
+        a, _ = lsn.accept()
+        try:
+            c.setsockopt(socket.IPPROTO_TCP, 31, b"tls")   # TCP_ULP
+            out["tcp_ulp_tls"] = "ok"
+        except OSError as e:
+            out["tcp_ulp_tls"] = "%s (%s)" % (
+                errno_name(e.errno), os.strerror(e.errno))
+        finally:
+            c.close()
+            a.close()
+    finally:
+        lsn.close()
+    out["available"] = out["tcp_ulp_tls"] == "ok"
+    try:
+        with open("/proc/sys/net/ipv4/tcp_available_ulp") as f:
+            out["tcp_available_ulp"] = f.read().strip()
+    except OSError:
+        out["tcp_available_ulp"] = "?"
+    try:
+        import gzip
+        with gzip.open("/proc/config.gz", "rt") as f:
+            for line in f:
+                if re.match(r"(# )?CONFIG_TLS[ =]", line):
+                    out["kernel_config"] = line.strip()
+    except OSError:
+        pass
+    # s_server has -sendfile only when OpenSSL was built with KTLS
+    rc, o, e = run(["openssl", "s_server", "-help"], 10)
+    text = (o or "") + (e or "")
+    out["openssl_ktls"] = "-ktls" in text or "-sendfile" in text
+    try:
+        with open(os.path.join(ROOT, "tls.c")) as f:
+            out["wstunnel_source_enables_ktls"] = \
+                "SSL_OP_ENABLE_KTLS" in f.read()
+    except OSError:
+        pass
+    return out
+
+
+def errno_name(n):
+    import errno as errno_mod
+    return errno_mod.errorcode.get(n, str(n))
+
+
 # ---- targets ---------------------------------------------------------------
 
 class Skip(Exception):
@@ -300,6 +435,8 @@ class Target:
         self.command, self.note = command, note
         self.version = ""
         self.restart = None     # a fresh instance (daemons)
+        self.tls = name in TLS_TARGETS
+        self.tls_params = ""    # what the smoke test negotiated
 
     @property
     def pid(self):
@@ -333,11 +470,15 @@ def start_ssa(name, tmp, cmd):
     return Target(name, port, p, " ".join(full))
 
 
-def start_nginx(tmp, echo):
+def start_nginx(tmp, echo, tls=None):
+    """nginx; with tls (make_certs()) it terminates TLS, with nginx's
+    defaults for everything else TLS but the protocols (TLS 1.2 and 1.3,
+    the default since nginx 1.23.4)."""
+    name = "nginx-tls" if tls else "nginx"
     exe = which("nginx")
     if exe is None:
         raise Skip("nginx not installed")
-    d = tempfile.mkdtemp(prefix="nginx.", dir=tmp)
+    d = tempfile.mkdtemp(prefix=name + ".", dir=tmp)
     os.chmod(d, 0o755)
     port = free_port()
     conf = """
@@ -355,7 +496,7 @@ http {{
     scgi_temp_path {d}/scgi;
     map $http_upgrade $connection_upgrade {{ default upgrade; '' close; }}
     server {{
-        listen 127.0.0.1:{port};
+        listen 127.0.0.1:{port}{ssl};{certs}
         location / {{
             proxy_pass http://127.0.0.1:{echo};
             proxy_http_version 1.1;
@@ -367,7 +508,12 @@ http {{
         }}
     }}
 }}
-""".format(d=d, port=port, echo=echo)
+""".format(d=d, port=port, echo=echo, ssl=" ssl" if tls else "",
+           certs="\n        ssl_certificate %s;\n        ssl_certificate_key %s;"
+           # nginx before 1.23.4 leaves TLS 1.3 out by default; the
+           # others negotiate it, so nginx gets today's default
+           "\n        ssl_protocols TLSv1.2 TLSv1.3;"
+           % (tls["cert"], tls["key"]) if tls else "")
     path = os.path.join(d, "nginx.conf")
     with open(path, "w") as f:
         f.write(conf)
@@ -378,16 +524,17 @@ http {{
     if not wait_port(port, 10, p):
         raise Skip("nginx did not start: %s" % tail(os.path.join(
             d, "stderr.log")))
-    t = Target("nginx", port, p, " ".join(cmd))
+    t = Target(name, port, p, " ".join(cmd))
     t.version = first_line([exe, "-v"])
     return t
 
 
-def start_haproxy(tmp, echo):
+def start_haproxy(tmp, echo, tls=None):
+    name = "haproxy-tls" if tls else "haproxy"
     exe = which("haproxy")
     if exe is None:
         raise Skip("haproxy not installed")
-    d = tempfile.mkdtemp(prefix="haproxy.", dir=tmp)
+    d = tempfile.mkdtemp(prefix=name + ".", dir=tmp)
     port = free_port()
     conf = """
 global
@@ -400,11 +547,12 @@ defaults
     timeout server 60s
     timeout tunnel 1h
 frontend fe
-    bind 127.0.0.1:{port}
+    bind 127.0.0.1:{port}{ssl}
     default_backend be
 backend be
     server echo 127.0.0.1:{echo}
-""".format(port=port, echo=echo)
+""".format(port=port, echo=echo,
+           ssl=(" ssl crt %s alpn http/1.1" % tls["full"]) if tls else "")
     path = os.path.join(d, "haproxy.cfg")
     with open(path, "w") as f:
         f.write(conf)
@@ -414,18 +562,21 @@ backend be
     if not wait_port(port, 10, p):
         raise Skip("haproxy did not start: %s" % tail(os.path.join(
             d, "stderr.log")))
-    t = Target("haproxy", port, p, " ".join(cmd))
+    t = Target(name, port, p, " ".join(cmd))
     t.version = first_line([exe, "-v"])
     return t
 
 
-def start_apache(tmp, echo):
+def start_apache(tmp, echo, tls=None):
+    name = "apache2-tls" if tls else "apache2"
     exe = which("apache2")
     mods = "/usr/lib/apache2/modules"
     if exe is None or not os.path.exists(
             os.path.join(mods, "mod_proxy_wstunnel.so")):
         raise Skip("apache2 (mod_proxy_wstunnel) not installed")
-    d = tempfile.mkdtemp(prefix="apache2.", dir=tmp)
+    if tls and not os.path.exists(os.path.join(mods, "mod_ssl.so")):
+        raise Skip("apache2 mod_ssl not installed")
+    d = tempfile.mkdtemp(prefix=name + ".", dir=tmp)
     os.chmod(d, 0o755)
     port = free_port()
     user = "www-data"
@@ -455,6 +606,13 @@ Timeout 600
 ProxyWebsocketFallbackToProxyHttp Off
 ProxyPass "/" "ws://127.0.0.1:{echo}/"
 """.format(d=d, port=port, echo=echo, user=user, mods=mods)
+    if tls:
+        conf += """
+LoadModule ssl_module {mods}/mod_ssl.so
+SSLEngine on
+SSLCertificateFile "{cert}"
+SSLCertificateKeyFile "{key}"
+""".format(mods=mods, cert=tls["cert"], key=tls["key"])
     path = os.path.join(d, "apache2.conf")
     with open(path, "w") as f:
         f.write(conf)
@@ -465,7 +623,7 @@ ProxyPass "/" "ws://127.0.0.1:{echo}/"
         raise Skip("apache2 did not start: %s %s" % (
             tail(os.path.join(d, "stderr.log")),
             tail(os.path.join(d, "error.log"))))
-    t = Target("apache2", port, p, " ".join(cmd))
+    t = Target(name, port, p, " ".join(cmd))
     t.version = first_line([exe, "-v"])
     return t
 
@@ -478,11 +636,18 @@ def tail(path, n=300):
         return ""
 
 
-def start_targets(names, tmp, echo, wst, notes):
+def tls_args(t, certs):
+    """wsload's TLS arguments for target t."""
+    return ["--ca", certs["ca"], "--sni", "localhost"] if t.tls else []
+
+
+def start_targets(names, tmp, echo, wst, notes, certs, tls_checks):
     out = {}
     for name in names:
         wlog = os.path.join(tmp, name + ".log")
         try:
+            if name in TLS_TARGETS and certs is None:
+                raise Skip("no certificates (the openssl command failed)")
             if name == "direct":
                 t = Target("direct", echo, None, "wsecho itself")
             elif name == "wstunnel":
@@ -498,6 +663,15 @@ def start_targets(names, tmp, echo, wst, notes):
                                % (rc, (o + e).strip()))
                 t = start_ssa(name, tmp, [wst, "--log", wlog, "--no-splice",
                                           "ws://127.0.0.1:%d" % echo])
+            elif name == "wstunnel-tls":
+                cmd = [wst, "--log", wlog, "--tls-cert", certs["cert"],
+                       "--tls-key", certs["key"],
+                       "ws://127.0.0.1:%d" % echo]
+                rc, o, e = run(cmd[:1] + ["--check"] + cmd[1:], 10)
+                if rc != 0:
+                    raise Skip("wstunnel --tls-cert ... --check: exit %s %s"
+                               % (rc, (o + e).strip()))
+                t = start_ssa(name, tmp, cmd)
             elif name == "socat":
                 exe = which("socat")
                 if exe is None:
@@ -508,10 +682,12 @@ def start_targets(names, tmp, echo, wst, notes):
                                   .splitlines()
                                   if ln.startswith("socat version")), "")
             elif name in DAEMONS:
+                base = name[:-4] if name.endswith("-tls") else name
                 starter = {"nginx": start_nginx, "haproxy": start_haproxy,
-                           "apache2": start_apache}[name]
-                t = starter(tmp, echo)
-                t.restart = (lambda f=starter: f(tmp, echo))
+                           "apache2": start_apache}[base]
+                tc = certs if name in TLS_TARGETS else None
+                t = starter(tmp, echo, tc)
+                t.restart = (lambda f=starter, tc=tc: f(tmp, echo, tc))
             else:
                 raise Skip("unknown target")
         except Skip as e:
@@ -522,8 +698,31 @@ def start_targets(names, tmp, echo, wst, notes):
             t.version = first_line([wst, "--version"])
         # smoke test: one short verified run
         rc, o, e = run([WSLOAD, "pingpong", "-p", str(t.port), "-d", "0.2",
-                        "--tag", name], 30)
+                        "--tag", name] + tls_args(t, certs), 30)
         res = parse_json(o)
+        if res is not None and t.tls:
+            t.tls_params = res.get("tls", "")
+        if rc == 0 and res is not None and res.get("ok") and t.tls:
+            # the client must refuse a certificate that is not for the
+            # name it asked for, and one from a CA it does not trust
+            for what, extra in (
+                    ("wrong name", ["--ca", certs["ca"], "--sni",
+                                    "wrong.invalid"]),
+                    ("CA that did not sign it (same name)",
+                     ["--ca", certs["other_ca"], "--sni", "localhost"])):
+                rc2, o2, _ = run([WSLOAD, "pingpong", "-p", str(t.port),
+                                  "-d", "0.2", "--tag", name] + extra, 30)
+                r2 = parse_json(o2) or {}
+                good = rc2 == 1 and r2.get("verify_failed") is True and \
+                    "certificate verification failed" in r2.get("error", "")
+                tls_checks.append({"target": name, "case": what,
+                                   "pass": good,
+                                   "reported": r2.get("error", "")})
+                if not good:
+                    notes.append("%s: TLS CHECK FAILED: with a %s the "
+                                 "client did not refuse the certificate "
+                                 "(exit %s, %s)" % (name, what, rc2,
+                                                    r2.get("error")))
         if rc != 0 or res is None or not res.get("ok"):
             notes.append("%s: skipped: smoke test failed: %s" % (
                 name, (res or {}).get("error") or (e or "").strip()))
@@ -532,7 +731,9 @@ def start_targets(names, tmp, echo, wst, notes):
             if t.proc:
                 PROCS.stop(t.proc)
             continue
-        log("  %-18s port %d  %s" % (name, t.port, t.version))
+        log("  %-18s port %d  %s%s" % (name, t.port, t.version,
+                                       ("  [%s]" % t.tls_params)
+                                       if t.tls else ""))
         out[name] = t
     return out
 
@@ -602,10 +803,11 @@ def cpu_delta(a, b, client_cpu):
                                 1)}
 
 
-def run_load(cfg, wl, t, rep, echo_pid):
+def run_load(cfg, wl, t, rep, echo_pid, certs):
     extra = {"upgrades": ["-c", str(cfg.conc)]}.get(wl, [])
     cmd = [WSLOAD, wl, "-p", str(t.port), "-d", str(cfg.duration),
-           "--seed", str(rep + 1), "--tag", t.name] + extra
+           "--seed", str(rep + 1), "--tag", t.name] + extra + \
+        tls_args(t, certs)
     a = cpu_snapshot(t, echo_pid)
     rc, out, err = run(cmd, cfg.duration + 90)
     b = cpu_snapshot(t, echo_pid)
@@ -616,13 +818,14 @@ def run_load(cfg, wl, t, rep, echo_pid):
     return res
 
 
-def run_idle(cfg, t, rep, echo_pid):
+def run_idle(cfg, t, rep, echo_pid, certs=None):
     time.sleep(0.5)
     table = proc_table()
     base_k = kernel_mem()
     base_p = pss(t.mem_pids(table)) if t.name in DAEMONS else None
     cmd = [WSLOAD, "idle", "-n", str(cfg.idle_n), "-p", str(t.port),
-           "--hold-max", "300", "--seed", str(rep + 1), "--tag", t.name]
+           "--hold-max", "300", "--seed", str(rep + 1), "--tag", t.name] + \
+        tls_args(t, certs)
     p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
     res = {"ok": False}
@@ -725,14 +928,79 @@ def wstunnel_log_summary(path):
     return out
 
 
+STARTUP_MODES = ("read", "exit")
+
+
 def run_startup(cfg, rep, progs):
-    out = {}
-    order = list(progs)
+    """One repetition: every program in both modes, in an order rotated
+    from one repetition to the next.  {mode: {program: wsload's result}}"""
+    out = {m: {} for m in STARTUP_MODES}
+    order = [(m, name) for m in STARTUP_MODES for name in progs]
     k = rep % len(order)
-    for name in order[k:] + order[:k]:
+    for mode, name in order[k:] + order[:k]:
         rc, o, e = run([WSLOAD, "startup", "-n", str(cfg.startup_runs),
-                        "--"] + progs[name], 600)
-        out[name] = parse_json(o) or {"ok": False, "error": (e or "")[-300:]}
+                        "--until", mode, "--"] + progs[name], 600)
+        out[mode][name] = parse_json(o) or {"ok": False,
+                                            "error": (e or "")[-300:]}
+    return out
+
+
+# One connection, phase by phase: where wsload phases stops wstunnel (each
+# run at one point, killed there), in the order wstunnel reaches them, and
+# what happens between the previous point and this one.  wstunnel's log is
+# fd 3, so its backend socket is fd 4.
+PHASES = [
+    ("read:0", "read of fd 0 (the client)", "exec, dynamic loading, wstunnel's own start (options, log "
+     "file, socket options on fd 0), up to its first read of fd 0"),
+    ("socket", "socket()", "the request read, parsed, checked and routed; the backend "
+     "socket made"),
+    ("connect", "connect()", "(from socket() to connect())"),
+    ("write:4", "write to fd 4 (the backend)", "the TCP connect to the backend (non-blocking, poll), its "
+     "socket options; the rewritten request written"),
+    ("write:1", "write to fd 1 (the client)", "the backend reads the request and answers 101; wstunnel "
+     "reads and checks it and writes it to the client"),
+    ("splice:0", "splice from fd 0", "the relay set up (signals, pipes); the client reads the "
+     "101 and sends a frame; wstunnel moves its first byte"),
+]
+
+
+def run_phases(cfg, rep, wst, backend, slog):
+    """One repetition of wsload phases: wstunnel at every point of PHASES,
+    trivial at its read of fd 0 (the same connection set-up)."""
+    cmds = {"trivial": ([TRIVIAL], ["read:0"]),
+            "wstunnel": ([wst, "--log", slog, "ws://127.0.0.1:%d" % backend],
+                         [p for p, _, _ in PHASES])}
+    order = list(cmds)
+    k = rep % len(order)
+    out = {}
+    for name in order[k:] + order[:k]:
+        cmd, stops = cmds[name]
+        args = [WSLOAD, "phases", "-n", str(cfg.startup_runs)]
+        for st in stops:
+            args += ["--stop", st]
+        rc, o, e = run(args + ["--"] + cmd, 900)
+        out[name] = parse_json(o) or {"ok": False,
+                                      "error": (e or "")[-300:]}
+    return out
+
+
+def summarize_phases(reps):
+    """{program: {stop: {p50, p10: medians over the repetitions, ok}}}"""
+    out = {}
+    for rep in reps:
+        for name, r in rep.items():
+            d = out.setdefault(name, {})
+            for st in r.get("stops", []) if r.get("ok") else []:
+                e = d.setdefault(st["stop"], {"p50": [], "p10": []})
+                e["p50"].append(st["p50_us"])
+                e["p10"].append(st["p10_us"])
+            if not r.get("ok"):
+                d.setdefault("_errors", []).append(r.get("error", "?"))
+    for name, d in out.items():
+        for st, e in d.items():
+            if st != "_errors":
+                e["reps"] = len(e["p50"])
+                e["p50"], e["p10"] = med(e["p50"]), med(e["p10"])
     return out
 
 
@@ -890,6 +1158,12 @@ def summarize_idle(runs, targets):
 
 
 def summarize_startup(reps):
+    """{mode: {program: summary}} from run_startup's repetitions."""
+    return {m: summarize_startup_mode([r[m] for r in reps if m in r])
+            for m in STARTUP_MODES}
+
+
+def summarize_startup_mode(reps):
     s = {}
     for rep in reps:
         for name, r in rep.items():
@@ -911,6 +1185,200 @@ def summarize_startup(reps):
         e["ratio"] = e["median_p50_us"] / base if base and \
             e["median_p50_us"] else None
     return out
+
+
+def pair_ratios(runs, wl, a, b):
+    """a's value / b's value in each repetition where both passed."""
+    val = {}
+    for r in runs:
+        if r["workload"] == wl and r["target"] in (a, b) and r.get("ok") \
+                and r.get("value"):
+            val[(r["target"], r["rep"])] = r["value"]
+    reps = sorted({rep for (_, rep) in val})
+    return [val[(a, k)] / val[(b, k)] for k in reps
+            if (a, k) in val and (b, k) in val]
+
+
+def summarize_tls(runs, summary, targets):
+    """The ratios the TLS section gives: each TLS target to direct (in
+    summary already), wstunnel-tls to nginx-tls and to plain wstunnel:
+    the ratio of the medians, and the per-repetition ratios."""
+    out = {}
+    for a, b in (("wstunnel-tls", "nginx-tls"), ("wstunnel-tls",
+                                                  "wstunnel"),
+                 ("nginx-tls", "nginx")):
+        if a not in targets or b not in targets:
+            continue
+        for w in TLS_WORKLOADS:
+            ea, eb = summary.get(w, {}).get(a), summary.get(w, {}).get(b)
+            if not ea or not eb or not ea["median"] or not eb["median"]:
+                continue
+            pr = pair_ratios(runs, w, a, b)
+            higher = METRIC[w][1]
+            r = ea["median"] / eb["median"]
+            out.setdefault("%s/%s" % (a, b), {})[w] = {
+                "ratio": r, "pair_min": min(pr) if pr else None,
+                "pair_max": max(pr) if pr else None, "pairs": len(pr),
+                "higher_is_better": higher,
+                "at_least_as_good": r >= 1.0 if higher else r <= 1.0}
+    return out
+
+
+def render_tls(L, doc, targets, cols):
+    tt = [t for t in targets if t in TLS_TARGETS]
+    tls = doc.get("tls") or {}
+    kt = tls.get("ktls")
+    if not tt and not kt:
+        return
+    s = doc["summary"]
+    L.append("## TLS on the client side")
+    L.append("")
+    if tls.get("certs"):
+        L.append("The client (wsload) speaks TLS to the proxy and verifies "
+                 "its certificate (%s; OpenSSL: %s) for the name localhost, "
+                 "sent as SNI; ALPN http/1.1; no session resumption, so "
+                 "every connection of `upgrades` is a full handshake. The "
+                 "proxy talks plain ws:// to the same wsecho as every other "
+                 "target. Ratios are to the plain `direct` of the same run." %
+                 (tls["certs"]["kind"], tls["certs"]["openssl"]))
+        L.append("")
+    if tt:
+        hdr = ["target"] + ["%s (%s)" % (w, METRIC[w][0]) for w in cols
+                            if w in TLS_WORKLOADS]
+        L.append("| " + " | ".join(hdr) + " |")
+        L.append("|" + "---|" * len(hdr))
+        for t in ["direct"] + tt:
+            row = [t]
+            for w in cols:
+                if w not in TLS_WORKLOADS:
+                    continue
+                e = s[w].get(t)
+                row.append("-" if e is None else "FAILED" if e["median"] is
+                           None else "%s (%s)" % (fmt(e["ratio"], 2),
+                                                  fmt(e["median"])))
+            L.append("| " + " | ".join(row) + " |")
+        L.append("")
+        ts = doc.get("tls_summary", {})
+        for pair, title, verdict in (
+                ("wstunnel-tls/nginx-tls", "**wstunnel-tls / nginx-tls** "
+                 "(the requirement: with TLS on a side, throughput (MB/s: "
+                 "echo, download, upload) at least nginx's, i.e. >= 1.00; "
+                 "upgrades/s and the RTT are given for information)", True),
+                ("wstunnel-tls/wstunnel", "wstunnel-tls / wstunnel (what "
+                 "TLS costs wstunnel)", False),
+                ("nginx-tls/nginx", "nginx-tls / nginx (what TLS costs "
+                 "nginx)", False)):
+            e = ts.get(pair)
+            if not e:
+                continue
+            L.append(title + ":")
+            L.append("")
+            L.append("| workload | ratio of the medians | per-repetition "
+                     "ratios min-max (pairs) | better is |%s" % (
+                         " wstunnel-tls at least as good |" if verdict
+                         else ""))
+            L.append("|---|---|---|---|" + ("---|" if verdict else ""))
+            for w in TLS_WORKLOADS:
+                x = e.get(w)
+                if x is None:
+                    continue
+                L.append("| %s (%s) | %s | %s-%s (%d) | %s |%s" % (
+                    w, METRIC[w][0], fmt(x["ratio"], 2),
+                    fmt(x["pair_min"], 2), fmt(x["pair_max"], 2),
+                    x["pairs"], "higher" if x["higher_is_better"]
+                    else "lower", (" %s |" % ("yes" if x["at_least_as_good"]
+                                              else "NO")) if verdict
+                    else ""))
+            L.append("")
+        neg = ["%s: %s" % (t, doc["targets"][t].get("tls") or "?")
+               for t in tt]
+        L.append("Negotiated (smoke test): " + "; ".join(neg) + ".")
+        L.append("")
+    checks = tls.get("checks") or []
+    if checks:
+        bad = [c for c in checks if not c["pass"]]
+        L.append("Certificate verification: %s (%d checks: for each TLS "
+                 "target, a client asking for another name, and one "
+                 "trusting only another CA, must both fail with "
+                 "`certificate verification failed`)%s." % (
+                     "every check passed" if not bad else "CHECKS FAILED",
+                     len(checks), "" if not bad else ": " + "; ".join(
+                         "%s %s: %s" % (c["target"], c["case"],
+                                        c["reported"]) for c in bad)))
+        L.append("")
+    if kt:
+        if kt.get("available"):
+            L.append("Kernel TLS: available (setsockopt(TCP_ULP, \"tls\") "
+                     "succeeded on a loopback socket; tcp_available_ulp: "
+                     "%s). Whether a target uses it is up to the target "
+                     "(wstunnel's tls.c sets SSL_OP_ENABLE_KTLS: %s)." % (
+                         kt.get("tcp_available_ulp"),
+                         "yes" if kt.get("wstunnel_source_enables_ktls")
+                         else "no"))
+        else:
+            L.append("Kernel TLS: **not available on this machine**: "
+                     "setsockopt(TCP_ULP, \"tls\") on a connected loopback "
+                     "socket fails with %s; /proc/sys/net/ipv4/"
+                     "tcp_available_ulp lists only `%s`%s. So "
+                     "SSL_OP_ENABLE_KTLS could not be tried here: every TLS "
+                     "target encrypts in user space. (OpenSSL built with "
+                     "KTLS, as its s_server -sendfile shows: %s; wstunnel's "
+                     "tls.c sets SSL_OP_ENABLE_KTLS: %s.)" % (
+                         kt.get("tcp_ulp_tls"), kt.get("tcp_available_ulp"),
+                         "; the kernel configuration says `%s`" %
+                         kt["kernel_config"] if kt.get("kernel_config")
+                         else "", "yes" if kt.get("openssl_ktls") else "no",
+                         "yes" if kt.get("wstunnel_source_enables_ktls")
+                         else "no"))
+        L.append("")
+
+
+def render_phases(L, ps, runs):
+    L.append("## One connection, phase by phase (no tracer)")
+    L.append("")
+    L.append("wsload phases plays the super-server: it accepts a TCP "
+             "connection whose client has already sent its upgrade request, "
+             "spawns the program on it (fd 0 and 1) as posix_spawn would, "
+             "and stops the program at the first system call of one kind "
+             "(a seccomp filter installed just before execve, "
+             "SECCOMP_RET_USER_NOTIF), then kills it; %d runs per point, "
+             "the points interleaved; the client answers the 101 with one "
+             "frame. A phase is the difference between the medians of two "
+             "successive points (and of their 10th percentiles, the quiet "
+             "case), so it carries no tracing cost; medians over the "
+             "repetitions." % runs)
+    L.append("")
+    L.append("| program stopped at its first ... | spawn to there, us p50 "
+             "(p10) | phase, us p50 (p10) | what happens in the phase |")
+    L.append("|---|---|---|---|")
+    tr = ps.get("trivial", {}).get("read:0")
+    if tr and tr.get("p50") is not None:
+        L.append("| trivial: read of fd 0 | %s (%s) | | exec and dynamic "
+                 "loading of a minimal C program |" % (fmt(tr["p50"]),
+                                                        fmt(tr["p10"])))
+    w = ps.get("wstunnel", {})
+    prev = None
+    for st, label, what in PHASES:
+        e = w.get(st)
+        if not e or e.get("p50") is None:
+            continue
+        d = "%s (%s)" % (fmt(e["p50"] - prev["p50"]),
+                         fmt(e["p10"] - prev["p10"])) if prev else \
+            "%s (%s)" % (fmt(e["p50"]), fmt(e["p10"]))
+        L.append("| wstunnel: %s | %s (%s) | %s | %s |" % (
+            label, fmt(e["p50"]), fmt(e["p10"]), d, what))
+        prev = e
+    if tr and w.get("read:0") and tr.get("p50") is not None:
+        L.append("")
+        L.append("wstunnel's own start, beyond what a trivial program "
+                 "needs to reach its first read: %s us (p50), %s us "
+                 "(p10)." % (fmt(w["read:0"]["p50"] - tr["p50"]),
+                             fmt(w["read:0"]["p10"] - tr["p10"])))
+    for name, d in ps.items():
+        for err in d.get("_errors", []):
+            L.append("")
+            L.append("- %s: FAILED: %s" % (name, err))
+    L.append("")
 
 
 def render(doc):
@@ -960,6 +1428,8 @@ def render(doc):
     L.append("| " + " | ".join(hdr) + " |")
     L.append("|" + "---|" * len(hdr))
     for t in targets:
+        if t in TLS_TARGETS:
+            continue        # their own section
         row = [t]
         for w in cols:
             e = s[w].get(t)
@@ -975,6 +1445,7 @@ def render(doc):
             row.append(fmt(e.get("kernel_kib_per_tunnel")))
         L.append("| " + " | ".join(row) + " |")
     L.append("")
+    render_tls(L, doc, targets, cols)
     for w in cols:
         L.append("## %s: %s" % (w, METRIC[w][0]))
         L.append("")
@@ -1054,17 +1525,47 @@ def render(doc):
         L.append("")
     su = doc.get("startup_summary")
     if su:
-        L.append("## startup: spawn to exit with stdin on /dev/null")
-        L.append("")
-        L.append("| program | median of p50 us | min-max | p90 us | ratio "
-                 "to trivial | exit status | spawns |")
-        L.append("|---|---|---|---|---|---|---|")
-        for name, e in su.items():
-            L.append("| %s | %s | %s-%s | %s | %s | %s | %d |" % (
-                name, fmt(e["median_p50_us"]), fmt(e["min"]), fmt(e["max"]),
-                fmt(e["p90_us"]), fmt(e["ratio"], 2),
-                ",".join(str(x) for x in e["exit_status"]), e["runs"]))
-        L.append("")
+        titles = {
+            "read": "## startup: spawn to the first read of fd 0",
+            "exit": "## startup: spawn to exit with stdin on /dev/null"}
+        for mode in STARTUP_MODES:
+            sm = su.get(mode)
+            if not sm:
+                continue
+            L.append(titles[mode])
+            L.append("")
+            L.append("| program | median of p50 us | min-max | p90 us | "
+                     "ratio to trivial | %s | spawns |" % (
+                         "exit status" if mode == "exit" else "errors"))
+            L.append("|---|---|---|---|---|---|---|")
+            for name, e in sm.items():
+                L.append("| %s | %s | %s-%s | %s | %s | %s | %d |" % (
+                    name, fmt(e["median_p50_us"]), fmt(e["min"]),
+                    fmt(e["max"]), fmt(e["p90_us"]), fmt(e["ratio"], 2),
+                    ",".join(str(x) for x in e["exit_status"])
+                    if mode == "exit" else
+                    ("; ".join(e["errors"]).replace("|", "/") or "0"),
+                    e["runs"]))
+            L.append("")
+            L.append({
+                "read": "From clone(CLONE_VM|CLONE_VFORK), as posix_spawn "
+                "does it, to the moment the program enters its first "
+                "read(2) (or readv, recvfrom, recvmsg) of fd 0, an empty "
+                "pipe: a seccomp filter installed in the child just before "
+                "execve stops that call and notifies the runner "
+                "(SECCOMP_RET_USER_NOTIF); the child is then killed. It is "
+                "the time before the program can take the client's first "
+                "byte: exec, dynamic loading, its configuration (and for "
+                "TLS: loading wstunnel-tls.so and OpenSSL, building the "
+                "context, reading the certificate and key).",
+                "exit": "From posix_spawn to the reaped exit, stdin, stdout "
+                "and stderr on /dev/null: the program reads end of file at "
+                "once (wstunnel then writes its access line and exits 1)."
+            }[mode])
+            L.append("")
+    ps = doc.get("phase_summary")
+    if ps:
+        render_phases(L, ps, doc["config"]["startup_runs"])
     logs = doc.get("wstunnel_logs")
     if logs:
         L.append("## wstunnel's own account (its --log files)")
@@ -1082,8 +1583,14 @@ def render(doc):
                          if ls["other_lines"] else ""))
         L.append("")
         L.append("(A connection without a request, status=- end=client-closed,"
-                 " is the runner's readiness probe; in startup every run is "
-                 "one, since stdin is /dev/null.)")
+                 " is the runner's readiness probe; in startup every run of "
+                 "the exit mode is one, since stdin is /dev/null (the read "
+                 "mode's children are killed before they log). With TLS the "
+                 "probe, which sends no ClientHello, is end=tls-failed with a "
+                 "warning `TLS: failed`, and so is every exit-mode start-up "
+                 "run of `--tls-cert`; the certificate checks add one "
+                 "tls-failed line and warning each (`alert bad certificate`,"
+                 " `alert unknown ca`: the client's refusal).)")
         L.append("")
     if doc.get("wsecho_counters"):
         L.append("wsecho at the end: `%s`" % doc["wsecho_counters"])
@@ -1101,6 +1608,17 @@ def render(doc):
 
 
 # ---- main ------------------------------------------------------------------
+
+def summarize_all(doc):
+    runs, order = doc["runs"], doc.get("targets_run", [])
+    doc["summary"] = summarize(runs, order)
+    doc["idle_summary"] = summarize_idle(runs, order)
+    doc["tls_summary"] = summarize_tls(runs, doc["summary"], order)
+    if doc.get("startup_reps"):
+        doc["startup_summary"] = summarize_startup(doc["startup_reps"])
+    if doc.get("phase_reps"):
+        doc["phase_summary"] = summarize_phases(doc["phase_reps"])
+
 
 def machine_info():
     model = "?"
@@ -1139,7 +1657,15 @@ def main():
     ap.add_argument("--startup-runs", type=int)
     ap.add_argument("--no-selftest", action="store_true")
     ap.add_argument("--out", default=RESULTS)
+    ap.add_argument("--render", metavar="JSON",
+                    help="only write the report again from a latest.json")
     cfg = ap.parse_args()
+    if cfg.render:
+        with open(cfg.render) as f:
+            doc = json.load(f)
+        summarize_all(doc)
+        print(render(doc))
+        return 0
     cfg.reps = cfg.reps or (1 if cfg.quick else 5)
     cfg.duration = cfg.duration or (1.0 if cfg.quick else 4.0)
     cfg.idle_n = cfg.idle_n or (200 if cfg.quick else 1000)
@@ -1170,13 +1696,25 @@ def main():
                    "duration": cfg.duration, "conc": cfg.conc,
                    "idle_n": cfg.idle_n, "startup_runs": cfg.startup_runs,
                    "workloads": workloads}}
-    runs, startup_reps = [], []
+    runs, startup_reps, phase_reps = [], [], []
     try:
         wst, digest = snapshot_wstunnel(tmp)
         commit, dirty = git_info()
         doc["wstunnel"] = {"version": first_line([wst, "--version"]),
                            "commit": commit, "dirty": dirty,
                            "sha256": digest}
+        certs = make_certs(tmp)
+        tls_checks = []
+        doc["tls"] = {"certs": certs and {k: certs[k] for k in
+                                          ("kind", "openssl")},
+                      "ktls": ktls_probe(), "checks": tls_checks}
+        log("kernel TLS: %s" % ("available" if doc["tls"]["ktls"][
+            "available"] else "not available (setsockopt TCP_ULP tls: %s)"
+            % doc["tls"]["ktls"]["tcp_ulp_tls"]))
+        if certs is None:
+            notes.append("TLS: the openssl command could not make the "
+                         "certificates; TLS targets and the --tls-cert "
+                         "start-up skipped")
         elog = open(os.path.join(tmp, "wsecho.log"), "w")
         ep = PROCS.spawn([WSECHO], stdout=subprocess.PIPE, stderr=elog,
                          text=True)
@@ -1196,9 +1734,11 @@ def main():
                              "damaged stream, or failed an undamaged one")
 
         log("starting targets ...")
-        targets = start_targets(names, tmp, echo, wst, notes)
+        targets = start_targets(names, tmp, echo, wst, notes, certs,
+                                tls_checks)
         doc["targets"] = {n: {"command": t.command, "version": t.version,
-                              "port": t.port} for n, t in targets.items()}
+                              "port": t.port, "tls": t.tls_params}
+                          for n, t in targets.items()}
         order = [n for n in names if n in targets]
         doc["targets_run"] = order
 
@@ -1209,23 +1749,43 @@ def main():
                     floors, key=lambda f: f["pss_kib_per_proc"]))
                 doc["process_floor"]["all"] = floors
             if wl == "startup":
+                slog = os.path.join(tmp, "startup.log")
                 progs = {
                     "trivial": [TRIVIAL],
-                    "wstunnel ws://": [wst, "--log",
-                                       os.path.join(tmp, "startup.log"),
+                    "wstunnel ws://": [wst, "--log", slog,
                                        "ws://127.0.0.1:%d" % echo],
-                    # TLS module loaded before fd 0 is read
-                    "wstunnel wss://": [wst, "--log",
-                                        os.path.join(tmp, "startup.log"),
-                                        "wss://127.0.0.1:%d" % echo],
+                    # TLS module loaded, client context built, before fd
+                    # 0 is read
+                    "wstunnel wss:// backend": [
+                        wst, "--log", slog, "wss://127.0.0.1:%d" % echo],
                 }
+                if certs is not None:
+                    # the server context: certificate and key loaded
+                    progs["wstunnel --tls-cert"] = [
+                        wst, "--log", slog, "--tls-cert", certs["cert"],
+                        "--tls-key", certs["key"],
+                        "ws://127.0.0.1:%d" % echo]
+                # a backend of its own, so that the runs it kills half-way
+                # do not show in the benchmark's wsecho counters
+                pe = PROCS.spawn([WSECHO], stdout=subprocess.PIPE,
+                                 stderr=subprocess.DEVNULL, text=True)
+                r, _, _ = select.select([pe.stdout], [], [], 10)
+                m = re.match(r"port=(\d+)",
+                             pe.stdout.readline() if r else "")
                 for rep in range(cfg.reps):
                     log("startup rep %d/%d" % (rep + 1, cfg.reps))
                     startup_reps.append(run_startup(cfg, rep, progs))
+                    if m:
+                        phase_reps.append(run_phases(
+                            cfg, rep, wst, int(m.group(1)), slog))
+                PROCS.stop(pe)
+                PROCS.started.remove(pe)
                 continue
+            worder = [n for n in order if wl in TLS_WORKLOADS or
+                      n not in TLS_TARGETS]
             for rep in range(cfg.reps):
-                k = rep % len(order)
-                for name in order[k:] + order[:k]:
+                k = rep % len(worder)
+                for name in worder[k:] + worder[:k]:
                     t = targets[name]
                     if t.proc is not None and t.proc.poll() is not None:
                         res = {"ok": False, "error": "target died"}
@@ -1239,9 +1799,9 @@ def main():
                             fresh.version, fresh.restart = t.version, \
                                 t.restart
                             t = targets[name] = fresh
-                        res = run_idle(cfg, t, rep, ep.pid)
+                        res = run_idle(cfg, t, rep, ep.pid, certs)
                     else:
-                        res = run_load(cfg, wl, t, rep, ep.pid)
+                        res = run_load(cfg, wl, t, rep, ep.pid, certs)
                     res.update({"workload": wl, "target": name, "rep": rep})
                     runs.append(res)
                     if wl == "idle":
@@ -1285,7 +1845,8 @@ def main():
             doc["wsecho_counters"] = tail(os.path.join(tmp, "wsecho.log"),
                                           600)
             doc["wstunnel_logs"] = {}
-            for name in ("wstunnel", "wstunnel-nosplice", "startup"):
+            for name in ("wstunnel", "wstunnel-nosplice", "wstunnel-tls",
+                         "startup"):
                 lsum = wstunnel_log_summary(os.path.join(tmp, name + ".log"))
                 if lsum is not None:
                     doc["wstunnel_logs"][name] = lsum
@@ -1294,11 +1855,11 @@ def main():
 
     doc["notes"] = notes
     doc["runs"] = runs
-    doc["summary"] = summarize(runs, doc.get("targets_run", []))
-    doc["idle_summary"] = summarize_idle(runs, doc.get("targets_run", []))
     if startup_reps:
         doc["startup_reps"] = startup_reps
-        doc["startup_summary"] = summarize_startup(startup_reps)
+    if phase_reps:
+        doc["phase_reps"] = phase_reps
+    summarize_all(doc)
     md = render(doc)
     os.makedirs(cfg.out, exist_ok=True)
     with open(os.path.join(cfg.out, "latest.json"), "w") as f:
@@ -1307,7 +1868,9 @@ def main():
         f.write(md + "\n")
     print(md)
     bad = [r for r in runs if not r.get("ok")]
-    if bad or not doc.get("selftest", {"pass": True})["pass"]:
+    bad_tls = [c for c in doc.get("tls", {}).get("checks", [])
+               if not c["pass"]]
+    if bad or bad_tls or not doc.get("selftest", {"pass": True})["pass"]:
         log("%d runs failed; see %s" % (len(bad), os.path.join(
             cfg.out, "latest.md")))
         return 1

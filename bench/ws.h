@@ -221,7 +221,6 @@ static inline int
 ws_feed(struct ws_parser *p, uint8_t *data, size_t n, ws_cb cb, void *arg)
 {
 	uint8_t *start = data;
-	size_t take;
 	int r, ext;
 
 	p->used = 0;
@@ -246,7 +245,9 @@ ws_feed(struct ws_parser *p, uint8_t *data, size_t n, ws_cb cb, void *arg)
 				return r;
 			p->in_payload = 1;
 		}
-		take = (size_t)(p->plen - p->pos < n ? p->plen - p->pos : n);
+		size_t take = (size_t)(p->plen - p->pos < n ? p->plen - p->pos :
+		    n);
+
 		if (take > 0) {
 			if (p->masked)
 				ws_mask(data, take, p->mask, p->pos);
@@ -300,9 +301,11 @@ http_header(const char *head, const char *name, size_t *len)
 static inline int
 http_has_token(const char *value, size_t len, const char *token)
 {
-	size_t tl = strlen(token), i = 0, s, e;
+	size_t tl = strlen(token), i = 0;
 
 	while (i < len) {
+		size_t s, e;
+
 		while (i < len && (value[i] == ' ' || value[i] == ','))
 			i++;
 		s = i;

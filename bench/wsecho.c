@@ -61,7 +61,6 @@ struct conn {
 	size_t		ooff, olen;
 	struct ws_parser p;
 	int		close_seen;	/* the client's close frame came */
-	int		wshut;
 	/* download and upload */
 	uint8_t		*pat;
 	size_t		fsize;
@@ -187,8 +186,6 @@ on_frame(void *arg, struct ws_parser *p, int ev, uint8_t *data, size_t len)
 	struct conn *c = arg;
 	uint8_t h[14];
 	size_t hl;
-	char ack[128];
-	int n;
 
 	if (c->state != ST_WS)		/* after close: ignored */
 		return 0;
@@ -218,11 +215,13 @@ on_frame(void *arg, struct ws_parser *p, int ev, uint8_t *data, size_t len)
 		if (c->mode == M_ECHO)
 			start_closing(c, (uint8_t *)c->head, c->headlen);
 		else if (c->mode == M_UPLOAD) {
-			n = snprintf(ack, sizeof(ack),
+			char ack[128];
+			int n = snprintf(ack, sizeof(ack),
 			    "frames=%llu bytes=%llu bad=%llu",
 			    (unsigned long long)c->q,
 			    (unsigned long long)c->bytes,
 			    (unsigned long long)c->bad);
+
 			hl = ws_header(h, OP_TEXT, (uint64_t)n, NULL);
 			out_put(c, h, hl);
 			out_put(c, ack, (size_t)n);
@@ -388,10 +387,9 @@ on_head(struct conn *c)
 static int
 flush(struct conn *c)
 {
-	ssize_t n;
-
 	while (c->olen > 0) {
-		n = write(c->fd, c->out + c->ooff, c->olen);
+		ssize_t n = write(c->fd, c->out + c->ooff, c->olen);
+
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				return 0;
@@ -412,17 +410,14 @@ static int
 generate(struct conn *c)
 {
 	struct iovec iov[32];
-	uint64_t q, pos;
-	size_t hoff, total, left, t;
-	ssize_t n;
-	int k;
+	size_t left, t;
 
 	while (c->state == ST_WS && c->olen == 0) {
-		k = 0;
-		total = 0;
-		q = c->q;
-		pos = c->pos;
-		hoff = c->hoff;
+		uint64_t q = c->q, pos = c->pos;
+		size_t hoff = c->hoff, total = 0;
+		ssize_t n;
+		int k = 0;
+
 		while (k < 31 && total < 4u * 1024 * 1024) {
 			if (c->close_seen && (q != c->q ||
 			    (pos == 0 && hoff == 0)))
@@ -617,7 +612,7 @@ main(int argc, char **argv)
 	struct sigaction sig;
 	socklen_t sl = sizeof(sa);
 	const char *addr = "127.0.0.1";
-	int port = 0, lfd, one = 1, n, i, opt;
+	int port = 0, lfd, one = 1, i, opt;
 	static int listen_tag;
 
 	while ((opt = getopt(argc, argv, "a:p:")) != -1) {
@@ -663,7 +658,8 @@ main(int argc, char **argv)
 	ev.data.ptr = &listen_tag;
 	epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
 	while (!stop) {
-		n = epoll_wait(ep, evs, 256, 1000);
+		int n = epoll_wait(ep, evs, 256, 1000);
+
 		for (i = 0; i < n; i++) {
 			if (evs[i].data.ptr == &listen_tag)
 				on_accept(lfd);
