@@ -299,10 +299,22 @@ tls_shutdown_(struct conn *c)
 	return r == 0 ? 0 : r;
 }
 
+/*
+ * A session that ends other than by the relay's half-close (a timer, a
+ * signal, an error on the other side) still owes this peer its close_notify,
+ * or the peer cannot tell the end from a truncation.  One non-blocking try;
+ * after a fatal error OpenSSL sends nothing.
+ */
 static void
 tls_free(struct conn *c)
 {
-	SSL_free(SSL_OF(c));
+	SSL *ssl = SSL_OF(c);
+
+	if (SSL_is_init_finished(ssl) &&
+	    !(SSL_get_shutdown(ssl) & SSL_SENT_SHUTDOWN))
+		(void)SSL_shutdown(ssl);
+	ERR_clear_error();
+	SSL_free(ssl);
 	c->tls = NULL;
 }
 

@@ -68,7 +68,7 @@ def _openssl(*args, cwd):
 def make_pki(d):
     """Writes the test PKI into directory d; returns its paths:
     ca, ca2 (a CA that signed nothing we serve to wstunnel), and pairs
-    (cert, key) server (localhost, 127.0.0.1), server_b (the same names,
+    (cert, key) server (localhost, 127.0.0.1, ::1), server_b (the same names,
     another serial and subject), wrong (wrong.example only), sni
     (backend.internal.test only), expired (localhost, 127.0.0.1, expired in
     2020), unknown (localhost, 127.0.0.1, signed by ca2), client (client
@@ -117,7 +117,7 @@ def make_pki(d):
     ca = new_ca("ca", "wstunnel test CA")
     ca2 = new_ca("ca2", "wstunnel other CA")
     p.ca, p.ca2 = ca[0], ca2[0]
-    names = "DNS:localhost,IP:127.0.0.1"
+    names = "DNS:localhost,IP:127.0.0.1,IP:::1"
     p.server = leaf("server", "localhost", ca, names)
     p.server_b = leaf("server_b", "localhost replacement", ca, names)
     p.wrong = leaf("wrong", "wrong.example", ca, "DNS:wrong.example")
@@ -315,7 +315,8 @@ class TLSBackend:
     peer certificate, TLS version, ALPN, head, handshake error)."""
 
     def __init__(self, cert, key, handler=echo_101, client_ca=None,
-                 unix=None, tls_max=None, tls_min=None, weak=False):
+                 unix=None, tls_max=None, tls_min=None, weak=False,
+                 host="127.0.0.1"):
         self.sni = []
         self.conns = []
         self.handler = handler
@@ -327,9 +328,10 @@ class TLSBackend:
             self.sock.bind(unix)
             self.port = None
         else:
-            self.sock = socket.socket()
+            self.sock = socket.socket(socket.AF_INET6 if ":" in host
+                                      else socket.AF_INET)
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            self.sock.bind(("127.0.0.1", 0))
+            self.sock.bind((host, 0))
             self.port = self.sock.getsockname()[1]
         self.sock.listen(64)
         self.lock = threading.Lock()

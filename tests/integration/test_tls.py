@@ -18,6 +18,7 @@ import select
 import shutil
 import socket
 import ssl
+import subprocess
 import tempfile
 import threading
 import time
@@ -135,6 +136,74 @@ def test_sni_sent_for_names_not_for_addresses_and_address_verified(pki,
     assert [c["version"] for c in b.conns] == ["TLSv1.3", "TLSv1.3"]
     assert [c["alpn"] for c in b.conns] == [None, None]
     assert H.lines_with(log, "warning") == []
+
+
+def test_system_store_is_the_hashed_directory_never_the_bundle(
+        pki, tls_backend, tmp_path, monkeypatch):
+    """Without --backend-ca the CAs come from OpenSSL's hashed directory
+    (SSL_CERT_DIR here), one file per certificate a chain needs; the bundle
+    (SSL_CERT_FILE), which would be parsed whole at every start, is not
+    read at all."""
+    hashed, empty = tmp_path / "hashed", tmp_path / "empty"
+    hashed.mkdir()
+    empty.mkdir()
+    shutil.copy(pki.ca, hashed / "test-ca.pem")
+    subprocess.run(["openssl", "rehash", str(hashed)], check=True,
+                   capture_output=True)
+    b = tls_backend(*pki.server)
+    url = f"wss://localhost:{b.port}/"
+    monkeypatch.setenv("SSL_CERT_DIR", str(hashed))
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "no-such-bundle"))
+    res, log, code = pipe([url])
+    assert (res.status, code) == (101, 0), log
+    monkeypatch.setenv("SSL_CERT_DIR", str(empty))
+    monkeypatch.setenv("SSL_CERT_FILE", pki.ca)
+    res, log, code = pipe([url])
+    assert (res.status, code) == (502, 1), log
+    assert "unable to get local issuer certificate" in tls_warning(log, url)
+
+
+def mapped_tls_libraries(pid):
+    maps = open(f"/proc/{pid}/maps").read()
+    return sorted({os.path.basename(l.split()[-1]) for l in maps.splitlines()
+                   if any(k in l for k in ("libssl", "libcrypto",
+                                           "wstunnel-tls"))})
+
+
+@pytest.mark.parametrize("scheme", ["ws", "wss"])
+def test_openssl_is_mapped_only_when_tls_is_configured(pki, tls_backend,
+                                                       raw_backend,
+                                                       activated, scheme):
+    """A plain ws:// tunnel pays nothing for TLS: neither the module nor
+    libssl or libcrypto is in the process of a live tunnel."""
+    if scheme == "ws":
+        b = raw_backend()
+        s = activated([f"ws://127.0.0.1:{b.port}"])
+    else:
+        b = tls_backend(*pki.server)
+        s = activated(["--backend-ca", pki.ca, f"wss://localhost:{b.port}/"])
+    with socket.create_connection(("127.0.0.1", s.port), timeout=10) as c:
+        c.sendall(wslib.upgrade_request("/"))
+        head, err = H.read_head(c)
+        assert wslib.Response(head).status == 101, (head, err)
+        libs = mapped_tls_libraries(H.only_child(s))
+    if scheme == "ws":
+        assert libs == [], libs
+    else:
+        assert any(l.startswith("libssl") for l in libs), libs
+        assert any(l.startswith("libcrypto") for l in libs), libs
+        assert "wstunnel-tls.so" in libs, libs
+
+
+@pytest.mark.parametrize("cert, status", [("server", 101), ("wrong", 502)])
+def test_ipv6_backend_address_is_verified(pki, tls_backend, cert, status):
+    b = tls_backend(*getattr(pki, cert), host="::1")
+    url = f"wss://[::1]:{b.port}/"
+    res, log, code = pipe(["--backend-ca", pki.ca, url])
+    assert res.status == status, log
+    assert b.sni == [None]          # an address: no SNI (RFC 6066)
+    if status == 502:
+        assert "IP address mismatch" in tls_warning(log, url)
 
 
 # ====================================================== backend side: failures
@@ -337,6 +406,38 @@ def test_client_tls_alpn_forwarded_proto_and_echo(pki, raw_backend, activated):
     assert [v for n, v in headers if n.lower() == "x-forwarded-proto"] == ["https"]
     line = H.wait_access(s.log)[0]
     assert (line["status"], line["path"]) == ("101", "/p")
+
+
+def s_client(port, *args, stdin=b"", timeout=10):
+    """openssl s_client against wstunnel's TLS port: its output."""
+    p = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}",
+                        "-servername", "localhost", *args], input=stdin,
+                       capture_output=True, timeout=timeout)
+    return (p.stdout + p.stderr).decode(errors="replace")
+
+
+def test_client_tls_server_cipher_preference(pki, raw_backend, activated):
+    """TLS 1.2: the server's order wins over the client's (the client lists
+    AES-128 first; OpenSSL's default order puts AES-256 first)."""
+    b = raw_backend()
+    s = activated(client_tls_args(pki, f"ws://127.0.0.1:{b.port}"))
+    ctx = H.client_context(pki.ca, tls_max=ssl.TLSVersion.TLSv1_2)
+    ctx.set_ciphers("ECDHE-ECDSA-AES128-GCM-SHA256:"
+                    "ECDHE-ECDSA-AES256-GCM-SHA384")
+    with H.tls_connect(s.port, ctx) as c:
+        assert c.version() == "TLSv1.2"
+        assert c.cipher()[0] == "ECDHE-ECDSA-AES256-GCM-SHA384", c.cipher()
+
+
+def test_client_tls_renegotiation_refused(pki, raw_backend, activated):
+    b = raw_backend()
+    s = activated(client_tls_args(pki, f"ws://127.0.0.1:{b.port}"))
+    out = s_client(s.port, "-tls1_2", "-CAfile", pki.ca, stdin=b"R\n")
+    assert "RENEGOTIATING" in out, out
+    assert "no renegotiation" in out, out
+    line = H.wait_access(s.log)[0]
+    assert line["status"] == "-", line
+    assert b.connections == 0
 
 
 def test_client_tls_with_websockets_client_and_tls_backend(pki, echo_backend,
@@ -795,6 +896,43 @@ def test_client_close_notify_reaches_backend_as_clean_close(pki, tls_backend,
     line = H.wait_access(s.log)[0]
     assert line["end"] == "client-closed", line
     assert line["up"] == str(len(data))
+
+
+@pytest.mark.parametrize("ending", ["idle-timeout", "signal"])
+def test_session_ended_by_wstunnel_sends_close_notify_both_ways(
+        pki, tls_backend, activated, ending):
+    """A tunnel that wstunnel ends itself (--idle-timeout, SIGTERM) is not a
+    truncation: both TLS peers get a close_notify before the FIN."""
+    seen = {}
+
+    def handler(conn, head, rest, info):
+        H.send_101(conn, head)
+        conn.settimeout(10)
+        try:
+            seen["eof"] = "clean" if conn.recv(65536) == b"" else "data"
+        except OSError as e:
+            seen["eof"] = repr(e)
+
+    b = tls_backend(*pki.server, handler=handler)
+    more = ["--idle-timeout", "1"] if ending == "idle-timeout" else []
+    s = activated(client_tls_args(pki, f"wss://localhost:{b.port}/",
+                                  "--backend-ca", pki.ca, *more))
+    c, res = H.open_tls_tunnel(s.port, H.client_context(pki.ca))
+    with c:
+        if ending == "signal":
+            os.kill(H.only_child(s), 15)
+        c.settimeout(10)
+        # suppress_ragged_eofs=False: an EOF without close_notify raises
+        # SSLEOFError
+        try:
+            tail = c.recv(65536)
+        except ssl.SSLZeroReturnError:
+            tail = b""
+        assert tail == b""
+    assert wslib.wait_for(lambda: "eof" in seen, 10)
+    assert seen["eof"] == "clean", seen["eof"]
+    line = H.wait_access(s.log)[0]
+    assert line["end"] == ending, line
 
 
 # ====================================================== --check
