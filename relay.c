@@ -336,15 +336,22 @@ catch_signals(sigset_t *old)
 	}
 }
 
-/* Ends the session: 1, with r->end set, when a timer has run out. */
+/*
+ * Ends the session: 1, with r->end set, when a timer has run out.  The close
+ * timer bounds the direction still open after the other has ended; the ended
+ * one's last bytes are delivered for as long as they keep moving, so that
+ * nothing read is dropped while its reader still takes it.
+ */
 static int
-timers(struct relay *r, int moved, int64_t *idle_at, int64_t *close_at)
+timers(struct relay *r, int up, int down, int64_t *idle_at,
+    int64_t *close_at)
 {
 	int64_t now = now_ms();
 
-	if (moved && r->idle_ms > 0)
+	if ((up || down) && r->idle_ms > 0)
 		*idle_at = now + r->idle_ms;
-	if (*close_at == 0 && (r->up.eof || r->down.eof))
+	if ((r->up.eof && (up || *close_at == 0)) ||
+	    (r->down.eof && (down || *close_at == 0)))
 		*close_at = now + r->close_ms;
 	if (*idle_at != 0 && now >= *idle_at)
 		r->end = "idle-timeout";
@@ -393,7 +400,7 @@ relay_loop(struct relay *r, const sigset_t *mask)
 			r->failed = 1;
 			return;
 		}
-		if (timers(r, up || down, &idle_at, &close_at))
+		if (timers(r, up, down, &idle_at, &close_at))
 			return;
 	}
 }

@@ -230,7 +230,8 @@ class Inetd:
     fd 2) are the server side of one connected socket; the test holds the
     client side in .client.  kind: "tcp" (loopback) or "socketpair"."""
 
-    def __init__(self, args, logfile=None, kind="tcp", same_stderr=False):
+    def __init__(self, args, logfile=None, kind="tcp", same_stderr=False,
+                 server_sndbuf=None):
         if kind == "tcp":
             lst = socket.socket()
             lst.bind(("127.0.0.1", 0))
@@ -240,6 +241,8 @@ class Inetd:
             lst.close()
         else:
             self.client, srv = socket.socketpair()
+        if server_sndbuf is not None:   # a fixed size: no autotuning
+            srv.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, server_sndbuf)
         cmd = [wslib.WSTUNNEL]
         if logfile is not None:
             cmd += ["--log", str(logfile)]

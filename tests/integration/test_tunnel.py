@@ -386,6 +386,51 @@ def test_close_timeout_after_backend_half_close(raw_backend, tmp_path):
     assert line["end"] == "close-timeout", line
 
 
+def test_close_timeout_spares_a_drain_that_keeps_moving(raw_backend,
+                                                        tmp_path, relay):
+    """The backend sends its last bytes and ends; the client reads them
+    slowly, every read well within --close-timeout but all of them over
+    it.  What wstunnel read from the backend is delivered whole: the close
+    timeout bounds the other direction, and a drain that stops moving."""
+    payload = os.urandom(150_000)
+
+    def handler(conn, head, rest):
+        send_101(conn, head)
+        conn.sendall(payload)
+        conn.shutdown(socket.SHUT_WR)
+        recv_until_eof(conn, timeout=30, initial=rest)
+
+    b = raw_backend(handler)
+    log = tmp_path / "w.log"
+    # small fixed socket buffers toward the client, so that when wstunnel
+    # reads the backend's end most of the payload is still in its own store
+    t = Inetd(["--close-timeout", "1", *relay, f"ws://127.0.0.1:{b.port}"],
+              log, server_sndbuf=4096)
+    try:
+        c = t.client
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        c.sendall(wslib.upgrade_request())
+        head = read_head(c)
+        assert head.status == 101
+        got = bytearray(head.rest)
+        c.settimeout(5)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+            chunk = c.recv(4096)
+            if not chunk:
+                break
+            got += chunk
+        c.shutdown(socket.SHUT_WR)
+        t.wait(1 + SLACK + 1)
+    finally:
+        t.close()
+    assert len(got) == len(payload), f"{len(payload) - len(got)} bytes lost"
+    assert bytes(got) == payload
+    line = wait_access(t.log)[0]
+    assert line["down"] == str(len(payload)), line
+
+
 # ------------------------------------------------------------ idle timeout
 
 def test_idle_timeout_ends_a_silent_tunnel(raw_backend, tmp_path):
