@@ -428,6 +428,46 @@ def test_valid_101_tunnel_both_ways_activated(activated_rc, raw_backend):
     assert field(line, "backend") == f"127.0.0.1:{b.port}"
 
 
+# tests/fuzz/corpus/response/crash-101-compact-fields-overflow-switch-buffer,
+# byte for byte (fixed in 1ef69cf): a valid 101 without a reason whose fields
+# are written Name:value.  Relayed, each field grows by a byte ("Name: value")
+# and wstunnel adds its Connection: 43 fields outgrew the res_len + 64 bytes
+# backend.c allowed for the 101, which turned into a 500.
+COMPACT_101 = (b"HTTP/1.1 101\r\nUpgrade:websocket\r\n"
+               b"Sec-WebSocket-Accept:" + ACCEPT.encode() + b"\r\n"
+               + b"X:v\r\n" * 41 + b"\r\n")
+COMPACT_101_FILE = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "fuzz", "corpus",
+    "response", "crash-101-compact-fields-overflow-switch-buffer")
+
+
+def test_valid_101_compact_fields_relayed_then_tunnel(raw_backend):
+    with open(COMPACT_101_FILE, "rb") as f:
+        assert f.read() == COMPACT_101
+    sc = Script(COMPACT_101, after=b"GREETING", pre_wait=0.1, echo=True,
+                hold=3)
+    b = raw_backend(sc)
+    out, err, rc = pipe([f"ws://127.0.0.1:{b.port}"],
+                        build_request() + b"ping")
+    assert values(sc.head, "Sec-WebSocket-Key") == [KEY]
+    res = wslib.Response(out)
+    assert res.status == 101, (out, err)
+    assert res.complete, out
+    # the backend's fields in order, written "Name: value", then Connection
+    assert res.headers == ([("Upgrade", "websocket"),
+                            ("Sec-WebSocket-Accept", ACCEPT)]
+                           + [("X", "v")] * 41
+                           + [("Connection", "Upgrade")]), out
+    head = out[:out.index(b"\r\n\r\n") + 4]
+    assert b"X: v\r\n" * 41 in head
+    assert len(head) > len(COMPACT_101) + 64     # what used to be allowed
+    assert res.rest == b"GREETINGping"          # the tunnel, both ways
+    assert rc == 0
+    acc = one_access_line(err)
+    assert field(acc, "status") == "101"
+    assert field(acc, "backend") == f"127.0.0.1:{b.port}"
+
+
 # --------------------------------------------------------------------------
 # 101s that are not valid: 502, no tunnel
 

@@ -61,6 +61,40 @@ test_v1(void)
 	}
 }
 
+/*
+ * Lines fuzzing found accepted (fixed in 1ef69cf), byte for byte as the
+ * corpus files named: word() split them as if they were valid.  Given by
+ * length, for the NUL.
+ */
+#define BYTES(s)	(s), sizeof(s) - 1
+static const struct {
+	const char	*in;
+	size_t		 len;
+	int		 want;
+} v1_found[] = {
+	/* tests/fuzz/corpus/proxy/crash-v1-nul-inside-address: the NUL ended
+	 * the source address for inet_pton(), "junk" went unseen */
+	{ BYTES("PROXY TCP4 192.0.2.7\0junk 10.0.0.1 51234 80\r\n"),
+	    PROXY_BAD },
+	/* tests/fuzz/corpus/proxy/crash-v1-trailing-space: the last word()
+	 * ate the space before the CRLF */
+	{ BYTES("PROXY TCP4 192.0.2.7 10.0.0.1 51234 80 \r\n"), PROXY_BAD },
+};
+
+static void
+test_v1_found(void)
+{
+	struct proxy_info pi;
+	size_t i;
+
+	for (i = 0; i < sizeof(v1_found) / sizeof(v1_found[0]); i++) {
+		memset(&pi, 0, sizeof(pi));
+		CHECK_INT(proxy_parse(v1_found[i].in, v1_found[i].len, &pi),
+		    v1_found[i].want, "v1 found by fuzzing, row %zu: %s", i,
+		    v1_found[i].in);
+	}
+}
+
 static void
 test_v1_too_long(void)
 {
@@ -139,6 +173,7 @@ int
 main(void)
 {
 	test_v1();
+	test_v1_found();
 	test_v1_too_long();
 	test_v2();
 	return t_done();

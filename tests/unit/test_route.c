@@ -101,6 +101,9 @@ test_url_parse(void)
 		if (!CHECK(why == NULL, "url \"%s\" accepted, got \"%s\"", c->in,
 		    why != NULL ? why : ""))
 			continue;
+		/* even when empty (crash-unix-url-without-path-strndup-null:
+		 * NULL for a unix: URL without a path) */
+		CHECK(u.path != NULL, "url \"%s\": path not NULL", c->in);
 		CHECK_INT(u.tls, c->tls, "url \"%s\": tls", c->in);
 		CHECK_INT(u.is_unix, c->is_unix, "url \"%s\": is_unix", c->in);
 		CHECK_MEM(u.host, u.host_len, c->host, "url \"%s\": host", c->in);
@@ -152,6 +155,16 @@ static const struct route_case route_cases[] = {
 	{ "ws://a,ws://b", 1, "/", "", 2, {
 	    { 0, 0, 0, "a", "80", "", "a" },
 	    { 0, 0, 0, "b", "80", "", "b" } } },
+	/* fuzzing finds, fixed in 1ef69cf: line 2 of each corpus file */
+	/* tests/fuzz/corpus/url/crash-route-prefix-percent-encoded-unreserved:
+	 * requests are matched normalised, so the route is too ("/a%41" was
+	 * kept and could never match) */
+	{ "/a%41=ws://h", 1, "/aA", "/aA", 1, {
+	    { 0, 0, 0, "h", "80", "", "h" } } },
+	/* tests/fuzz/corpus/url/crash-unix-url-without-path-strndup-null: the
+	 * backend path is empty (was strndup(NULL, 0)) */
+	{ "/=ws://unix:/run/app.sock", 1, "/", "", 1, {
+	    { 0, 1, 0, "/run/app.sock", NULL, "", "localhost" } } },
 
 	{ "/app", 0, NULL, NULL, 0, { { 0 } } },
 	{ "/app=", 0, NULL, NULL, 0, { { 0 } } },
@@ -164,6 +177,9 @@ static const struct route_case route_cases[] = {
 	{ "/a b=ws://x", 0, NULL, NULL, 0, { { 0 } } },
 	{ "app=ws://x", 0, NULL, NULL, 0, { { 0 } } },
 	{ "ws://h/p?q", 0, NULL, NULL, 0, { { 0 } } },
+	/* tests/fuzz/corpus/url/crash-route-prefix-dot-segment: a route no
+	 * request can match, refused (was accepted as "/a/../b") */
+	{ "/a/../b=ws://h", 0, NULL, NULL, 0, { { 0 } } },
 	{ "", 0, NULL, NULL, 0, { { 0 } } },
 };
 
@@ -299,6 +315,13 @@ test_route_match(void)
 		{ "/a/bc", 1 }, { "/a", 1 }, { "/ab", -1 }, { "/", -1 },
 		{ "/b", -1 }, { "", -1 },
 	};
+	/* a route written percent-encoded matches the normalised target
+	 * (tests/fuzz/corpus/url/crash-route-prefix-percent-encoded-unreserved) */
+	static const char *const set4[] = { "/a%41=ws://h", "ws://root" };
+	static const struct match_case m4[] = {
+		{ "/aA", 0 }, { "/aA/x", 0 }, { "/aA?q", 0 }, { "/a%41", 1 },
+		{ "/a", 1 },
+	};
 	/* "/" written out matches everything, as a bare URL does */
 	static const char *const set3[] = { "/=ws://x" };
 	static const struct match_case m3[] = {
@@ -321,6 +344,10 @@ test_route_match(void)
 	make_routes(r, set3, NITEMS(set3));
 	run_matches("set3", r, NITEMS(set3), m3, NITEMS(m3));
 	free_routes(r, NITEMS(set3));
+
+	make_routes(r, set4, NITEMS(set4));
+	run_matches("set4", r, NITEMS(set4), m4, NITEMS(m4));
+	free_routes(r, NITEMS(set4));
 }
 
 struct map_case {
