@@ -191,6 +191,30 @@ relay_answer(struct session *s)
 	return session_fail(s, s->res.status, "not-upgraded", NULL);
 }
 
+/*
+ * The backend's answer head.  The client is watched meanwhile, as in the
+ * tunnel: once it has ended its stream (or reset), the backend gets at most
+ * --close-timeout more, so that no backend is held long for a client that
+ * has gone, while one that only half-closed (printf ... | wstunnel) still
+ * gets its answer.
+ */
+static int
+read_answer(struct session *s)
+{
+	int64_t deadline = now_ms() + s->cfg->handshake_ms, closing;
+	int r;
+
+	r = conn_read_head(&s->backend, s->down, s->bufsize, &s->downlen,
+	    deadline, s->client.rfd, parse_response, s);
+	if (r != CONN_GONE)
+		return r;
+	log_msg(LOG_DEBUG, "client %s: gone while backend %s answers",
+	    s->peer, s->bend->url);
+	closing = now_ms() + s->cfg->close_ms;
+	return conn_read_head(&s->backend, s->down, s->bufsize, &s->downlen,
+	    closing < deadline ? closing : deadline, -1, parse_response, s);
+}
+
 int
 backend_exchange(struct session *s)
 {
@@ -198,8 +222,7 @@ backend_exchange(struct session *s)
 
 	if (send_request(s) == -1)
 		return -1;
-	r = conn_read_head(&s->backend, s->down, s->bufsize, &s->downlen,
-	    now_ms() + s->cfg->handshake_ms, parse_response, s);
+	r = read_answer(s);
 	if (r == CONN_TIMEOUT)
 		return reply_error(s, 504, "backend response timed out", NULL);
 	if (r == CONN_EOF || r == CONN_ERR) {

@@ -88,22 +88,35 @@ conn_shutdown(struct conn *c)
 	return 0;
 }
 
-int
-conn_wait(struct conn *c, int want, int64_t deadline)
+/* conn_wait(), and CONN_GONE as soon as the peer on watch (-1: none) ends
+ * its stream, hangs up or resets; watch itself is never read. */
+static int
+wait_watching(struct conn *c, int want, int64_t deadline, int watch)
 {
-	struct pollfd pfd;
+	struct pollfd pfd[2];
 	int n;
 
 	if (want == CONN_WANT_READ && conn_pending(c))
 		return 1;
-	pfd.fd = (want == CONN_WANT_READ ? c->rfd : c->wfd);
-	pfd.events = (want == CONN_WANT_READ ? POLLIN : POLLOUT);
+	pfd[0].fd = (want == CONN_WANT_READ ? c->rfd : c->wfd);
+	pfd[0].events = (want == CONN_WANT_READ ? POLLIN : POLLOUT);
+	pfd[1].fd = watch;
+	pfd[1].events = POLLRDHUP;
+	pfd[1].revents = 0;
 	do
-		n = poll(&pfd, 1, ms_until(deadline));
+		n = poll(pfd, watch != -1 ? 2 : 1, ms_until(deadline));
 	while (n == -1 && errno == EINTR);
 	if (n == -1)
 		return (int)io_error(c, errno);
-	return n;
+	if (n > 0 && pfd[1].revents != 0 && pfd[0].revents == 0)
+		return CONN_GONE;
+	return n > 0;
+}
+
+int
+conn_wait(struct conn *c, int want, int64_t deadline)
+{
+	return wait_watching(c, want, deadline, -1);
 }
 
 int
@@ -134,7 +147,8 @@ conn_write_all(struct conn *c, const void *buf, size_t len, int64_t deadline)
  */
 int
 conn_read_head(struct conn *c, char *buf, size_t size, size_t *len,
-    int64_t deadline, int (*parse)(const char *, size_t, void *), void *arg)
+    int64_t deadline, int watch, int (*parse)(const char *, size_t, void *),
+    void *arg)
 {
 	for (;;) {
 		ssize_t n;
@@ -153,8 +167,9 @@ conn_read_head(struct conn *c, char *buf, size_t size, size_t *len,
 			return CONN_EOF;
 		if (n == CONN_ERR)
 			return CONN_ERR;
-		if ((r = conn_wait(c, (int)n, deadline)) <= 0)
-			return r == 0 ? CONN_TIMEOUT : CONN_ERR;
+		if ((r = wait_watching(c, (int)n, deadline, watch)) <= 0)
+			return r == 0 ? CONN_TIMEOUT : r == CONN_GONE ?
+			    CONN_GONE : CONN_ERR;
 	}
 }
 

@@ -16,6 +16,7 @@
 #define CONN_WANT_WRITE		(-13)	/* retry when wfd is writable */
 #define CONN_TIMEOUT		(-14)
 #define CONN_EOF		(-15)
+#define CONN_GONE		(-16)	/* the watched other side ended */
 
 struct tls_conn;
 
@@ -42,11 +43,13 @@ int	conn_write_all(struct conn *c, const void *buf, size_t len,
 /*
  * Reads into buf until parse(buf, len, arg) stops saying HTTP_INCOMPLETE, and
  * returns what it said then, or CONN_EOF, CONN_TIMEOUT or CONN_ERR.  Bytes
- * past the head stay in buf after it.
+ * past the head stay in buf after it.  While it waits, the fd watch (-1:
+ * none) is watched for its peer's end: CONN_GONE, with what was read so far
+ * kept in buf and len, so that the call can be made again without the watch.
  */
 int	conn_read_head(struct conn *c, char *buf, size_t size, size_t *len,
-	    int64_t deadline, int (*parse)(const char *, size_t, void *),
-	    void *arg);
+	    int64_t deadline, int watch,
+	    int (*parse)(const char *, size_t, void *), void *arg);
 
 /* Socket options every socket of a session gets: keepalive finds dead
  * peers, no Nagle delay on small frames.  Harmless on pipes. */

@@ -149,7 +149,7 @@ client_request(struct session *s)
 	int r;
 
 	r = conn_read_head(&s->client, s->up, s->bufsize, &s->uplen,
-	    s->start + cfg->handshake_ms, parse_request, s);
+	    s->start + cfg->handshake_ms, -1, parse_request, s);
 	if (s->req.target != NULL) {	/* the buffer will carry the tunnel */
 		s->path_len = s->req.target_len;
 		memcpy(s->path, s->req.target, s->path_len);

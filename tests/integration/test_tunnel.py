@@ -554,6 +554,48 @@ def test_orphaned_connection_client_killed(raw_backend, activated, backend):
         assert line["end"] == "client-error", line
 
 
+@pytest.mark.parametrize("how", ["reset", "closed", "half-closed"])
+def test_client_gone_before_the_backend_answers(raw_backend, activated, how):
+    """The client leaves while the backend takes its time to answer: the
+    backend connection is closed within --close-timeout, not held for the
+    whole --handshake-timeout.  A client that only half-closed still gets
+    an answer that comes within the close timeout."""
+    state = {}
+    release = threading.Event()
+
+    def handler(conn, head, rest):
+        state["conn"] = conn
+        if how == "half-closed":
+            time.sleep(0.5)
+            send_101(conn, head)
+        release.wait(15)
+
+    b = raw_backend(handler)
+    s = activated(["--close-timeout", "1", "--handshake-timeout", "10",
+                   f"ws://127.0.0.1:{b.port}"])
+    c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+    try:
+        c.sendall(wslib.upgrade_request("/slow"))
+        assert wslib.wait_for(lambda: "conn" in state, timeout=5)
+        t0 = time.monotonic()
+        if how == "reset":
+            linger0(c)
+        if how == "half-closed":
+            c.shutdown(socket.SHUT_WR)
+            assert read_head(c).status == 101
+        else:
+            c.close()
+        # (the backend must not write: any byte would be its answer)
+        assert wait_closed(state["conn"], 1 + SLACK + 1) is not None, \
+            "backend connection held for a client that has gone"
+        assert time.monotonic() - t0 <= 1 + SLACK, "backend held too long"
+    finally:
+        release.set()
+        c.close()
+    line = activated_access(s)[0]
+    assert line["status"] == ("101" if how == "half-closed" else "504"), line
+
+
 def test_client_reset_mid_tunnel(raw_backend, activated):
     state = {}
 
