@@ -46,6 +46,8 @@ VALGRIND	= valgrind -q --error-exitcode=99 --leak-check=full \
 		  --log-file=$(REPORTS)/valgrind.%p
 VALGRIND_TESTS	= tests/integration/test_smoke.py \
 		  tests/integration/test_request.py \
+		  tests/integration/test_backend.py \
+		  tests/integration/test_faults.py \
 		  tests/integration/test_balance.py
 
 ALL_CFLAGS	= -std=c11 -D_GNU_SOURCE $(WARNINGS) $(HARDENING) \

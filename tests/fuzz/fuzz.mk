@@ -15,6 +15,9 @@
 
 FUZZ_CC		?= clang
 FUZZ_SECONDS	?= 60
+# seconds one input may take: a parser that hangs fails in seconds, rather
+# than after libFuzzer's default of 20 minutes
+FUZZ_TIMEOUT	?= 10
 # absolute, as the runs happen in their scratch directories
 FUZZ_DIR	= $(CURDIR)/tests/fuzz
 FUZZ_WORK	= $(FUZZ_DIR)/work
@@ -52,10 +55,11 @@ fuzz-regress: $(FUZZ_BINS)
 	@fail=0; for t in $(FUZZ_NAMES); do \
 		n=0; for f in tests/fuzz/corpus/$$t/*; do \
 			n=$$((n + 1)); \
-			if ! out=$$(tests/fuzz/fuzz_$$t $$f 2>&1); then \
+			if ! out=$$(tests/fuzz/fuzz_$$t \
+			    -timeout=$(FUZZ_TIMEOUT) $$f 2>&1); then \
 				fail=$$((fail + 1)); \
 				echo "FAIL $$f: $$(echo "$$out" | grep -m1 -E \
-				    'INVARIANT|runtime error|ERROR: ')"; \
+				    'INVARIANT|runtime error|ERROR: |timeout')"; \
 			fi; \
 		done; echo "fuzz-regress: $$t: $$n inputs"; \
 	done; \
@@ -81,7 +85,8 @@ $(FUZZ_NAMES:%=fuzz-%): fuzz-%: tests/fuzz/fuzz_%
 	    -exec cp {} $(FUZZ_WORK)/$*/corpus/ \;
 	@echo "fuzz-$*: $(FUZZ_SECONDS)s, log in $(FUZZ_WORK)/$*/fuzz.log"
 	@cd $(FUZZ_WORK)/$* && { $(FUZZ_DIR)/fuzz_$* \
-	    -max_total_time=$(FUZZ_SECONDS) -max_len=$(FUZZ_MAXLEN_$*) \
+	    -max_total_time=$(FUZZ_SECONDS) -timeout=$(FUZZ_TIMEOUT) \
+	    -max_len=$(FUZZ_MAXLEN_$*) \
 	    -dict=$(FUZZ_DIR)/$(FUZZ_DICT_$*) -artifact_prefix=$(FUZZ_WORK)/$*/ \
 	    -print_final_stats=1 $(FUZZ_WORK)/$*/corpus >fuzz.log 2>&1; \
 	    rc=$$?; grep -E '$(FUZZ_REPORT)' fuzz.log; exit $$rc; }

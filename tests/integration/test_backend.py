@@ -3,6 +3,7 @@ the backend is sent (request line, Host, path mapping, headers kept, dropped
 and added, pipelined bytes), and every backend outcome of the table."""
 import os
 import socket
+import subprocess
 import threading
 import time
 
@@ -875,6 +876,50 @@ def test_name_backend_localhost(raw_backend):
     assert values(b.heads[0], "Host") == [f"localhost:{b.port}"]
     assert field(check_one_access_line(err, 101), "backend") == \
         f"127.0.0.1:{b.port}"
+
+
+def in_mount_ns_with_hosts(hosts_file):
+    """A command prefix that runs wstunnel in a mount namespace of its own
+    where /etc/hosts is hosts_file, or None where that cannot be done."""
+    prefix = ["unshare", "--mount", "sh", "-c",
+              'mount --bind "$0" /etc/hosts && exec "$@"', str(hosts_file)]
+    probe = subprocess.run(prefix + ["true"], capture_output=True)
+    return prefix if probe.returncode == 0 else None
+
+
+@pytest.mark.parametrize("listen", ["127.0.0.1", "::1"])
+def test_every_address_of_a_name_is_tried_in_turn(raw_backend, tmp_path,
+                                                  listen):
+    """multi.test has two addresses, ::1 and 127.0.0.1, and the backend
+    listens on only one of them: whichever order the resolver gives, one
+    of the two cases must go on to the second address."""
+    hosts = tmp_path / "hosts"
+    hosts.write_text("::1 multi.test\n127.0.0.1 multi.test\n")
+    prefix = in_mount_ns_with_hosts(hosts)
+    if prefix is None:
+        pytest.skip("no mount namespace here (unshare needs root)")
+    b = raw_backend(family=socket.AF_INET6 if ":" in listen else
+                    socket.AF_INET, host=listen)
+    p = subprocess.run(prefix + wslib.command(
+        ["--log", "stderr", "--close-timeout", "1",
+         f"ws://multi.test:{b.port}"]), input=build_request(target="/m"),
+        capture_output=True, timeout=15)
+    err = p.stderr.decode(errors="replace")
+    assert wslib.Response(p.stdout).status == 101, err
+    assert p.returncode == 0, err
+    shown = f"[{listen}]" if ":" in listen else listen
+    assert field(check_one_access_line(err, 101), "backend") == \
+        f"{shown}:{b.port}"
+    # the resolver's order, as wstunnel gets it
+    order = subprocess.run(prefix + ["getent", "ahosts", "multi.test"],
+                           capture_output=True, text=True).stdout.split()
+    first = order[0] if order else None
+    other = "127.0.0.1" if ":" in listen else "[::1]"
+    refused = [l for l in err.splitlines() if f"connect to {other}:" in l]
+    if first == listen:
+        assert refused == [], err
+    else:       # the first address refused, the second one served
+        assert len(refused) == 1 and "refused" in refused[0].lower(), err
 
 
 def test_unresolvable_name_502():

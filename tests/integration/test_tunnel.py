@@ -596,6 +596,20 @@ def test_client_gone_before_the_backend_answers(raw_backend, activated, how):
     assert line["status"] == ("101" if how == "half-closed" else "504"), line
 
 
+def test_process_title_names_client_and_backend(raw_backend, activated):
+    """ps shows which client each wstunnel serves, and through which
+    backend (setproctitle)."""
+    b = raw_backend()
+    s = activated([f"ws://127.0.0.1:{b.port}"])
+    c, _ = open_tunnel(s.port)
+    with c:
+        pid = only_child(s)
+        title = open(f"/proc/{pid}/cmdline", "rb").read()
+        cport = c.getsockname()[1]
+    title = title.rstrip(b"\0").decode()
+    assert title == f"wstunnel: 127.0.0.1:{cport} -> 127.0.0.1:{b.port}", title
+
+
 def test_client_reset_mid_tunnel(raw_backend, activated):
     state = {}
 

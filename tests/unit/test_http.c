@@ -1033,6 +1033,48 @@ test_body_length(void)
 	}
 }
 
+/*
+ * Lengths past 2^31 and 2^32, as a 2 GB answer has: counted to the byte
+ * in 1 MiB reads, done exactly at the end, nothing after it taken.
+ */
+static void
+test_body_length_large(void)
+{
+	static char mib[1 << 20];
+	static const struct {
+		const char	*head;
+		uint64_t	 len;
+	} cases[] = {
+		{ H200 "Content-Length: 2147483653\r\n\r\n", 2147483653ULL },
+		{ H200 "Content-Length: 4294967297\r\n\r\n", 4294967297ULL },
+	};
+	struct http_body b;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint64_t seen = 0;
+		ssize_t n = 0;
+
+		if (body_init(cases[i].head, &b) != 0)
+			continue;
+		CHECK(b.left == cases[i].len, "large length parsed: %s",
+		    cases[i].head);
+		while (!b.done && (n = http_body_scan(&b, mib,
+		    sizeof(mib))) > 0) {
+			seen += (uint64_t)n;
+			if (seen < cases[i].len)
+				CHECK_INT(b.done, 0, "done early at %llu",
+				    (unsigned long long)seen);
+		}
+		CHECK(seen == cases[i].len, "large body: %llu of %llu bytes",
+		    (unsigned long long)seen,
+		    (unsigned long long)cases[i].len);
+		CHECK_INT(b.done, 1, "large body done: %s", cases[i].head);
+		CHECK_INT(http_body_scan(&b, mib, 1), 0, "nothing after a "
+		    "large body: %s", cases[i].head);
+	}
+}
+
 struct chunk_case {
 	const char	*name;
 	const char	*body;		/* the body, then "NEXT" unless bad */
@@ -1182,6 +1224,7 @@ main(void)
 	test_field_find();
 	test_body_init();
 	test_body_length();
+	test_body_length_large();
 	test_body_chunked();
 	return t_done();
 }
