@@ -113,8 +113,8 @@ lint:
 	    --enable=warning,style,performance,portability --inline-suppr \
 	    --std=c11 -D_GNU_SOURCE -DMODULEDIR='""' -I. \
 	    --suppress=missingIncludeSystem --suppress=missingInclude \
-	    *.c tests/unit/*.c tests/fuzz/*.c
-	@for f in *.c tests/unit/*.c; do \
+	    *.c tests/unit/*.c tests/fuzz/*.c bench/*.c
+	@for f in *.c tests/unit/*.c bench/*.c; do \
 	    clang $(ALL_CFLAGS) $(SSL_CFLAGS) -I. -fsyntax-only $$f || exit 1; \
 	done
 
