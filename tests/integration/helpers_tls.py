@@ -8,6 +8,7 @@ import re
 import select
 import socket
 import ssl
+import struct
 import subprocess
 import threading
 import time
@@ -467,3 +468,97 @@ def wait_access(read_log, n=1, timeout=10):
 def lines_with(text, *words):
     """The log lines that contain every one of words."""
     return [l for l in text.splitlines() if all(w in l for w in words)]
+
+
+# ---------------------------------------------------------------- libssl
+
+class RawTLS:
+    """A TLS 1.3 client driven through libssl itself (ctypes), for what
+    Python's ssl module cannot do: a KeyUpdate at a moment the test
+    chooses.  Blocking socket; reads are bounded with select()."""
+
+    WANT_READ, WANT_WRITE = 2, 3
+
+    def __init__(self, sock, ca):
+        import ctypes
+        import ctypes.util
+        c = ctypes
+        lib = c.CDLL(ctypes.util.find_library("ssl") or "libssl.so.3")
+        for name, res, args in (
+                ("TLS_client_method", c.c_void_p, []),
+                ("SSL_CTX_new", c.c_void_p, [c.c_void_p]),
+                ("SSL_CTX_free", None, [c.c_void_p]),
+                ("SSL_CTX_load_verify_locations", c.c_int,
+                 [c.c_void_p, c.c_char_p, c.c_char_p]),
+                ("SSL_CTX_set_verify", None, [c.c_void_p, c.c_int,
+                                              c.c_void_p]),
+                ("SSL_new", c.c_void_p, [c.c_void_p]),
+                ("SSL_free", None, [c.c_void_p]),
+                ("SSL_set_fd", c.c_int, [c.c_void_p, c.c_int]),
+                ("SSL_ctrl", c.c_long, [c.c_void_p, c.c_int, c.c_long,
+                                        c.c_void_p]),
+                ("SSL_connect", c.c_int, [c.c_void_p]),
+                ("SSL_get_error", c.c_int, [c.c_void_p, c.c_int]),
+                ("SSL_read_ex", c.c_int, [c.c_void_p, c.c_void_p,
+                                          c.c_size_t,
+                                          c.POINTER(c.c_size_t)]),
+                ("SSL_write_ex", c.c_int, [c.c_void_p, c.c_void_p,
+                                           c.c_size_t,
+                                           c.POINTER(c.c_size_t)]),
+                ("SSL_pending", c.c_int, [c.c_void_p]),
+                ("SSL_key_update", c.c_int, [c.c_void_p, c.c_int]),
+                ("SSL_version", c.c_int, [c.c_void_p])):
+            f = getattr(lib, name)
+            f.restype, f.argtypes = res, args
+        self.c, self.lib, self.sock = c, lib, sock
+        self.rbuf = c.create_string_buffer(1 << 16)
+        sock.setblocking(True)
+        # libssl blocks in the kernel: bounded there, not by Python
+        tv = struct.pack("ll", 10, 0)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, tv)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, tv)
+        self.ctx = lib.SSL_CTX_new(lib.TLS_client_method())
+        assert lib.SSL_CTX_load_verify_locations(self.ctx, ca.encode(),
+                                                 None) == 1
+        lib.SSL_CTX_set_verify(self.ctx, 1, None)     # SSL_VERIFY_PEER
+        self.ssl = lib.SSL_new(self.ctx)
+        lib.SSL_set_fd(self.ssl, sock.fileno())
+        # SSL_set_tlsext_host_name: SSL_ctrl(55, TLSEXT_NAMETYPE_host_name)
+        lib.SSL_ctrl(self.ssl, 55, 0, c.c_char_p(b"localhost"))
+        r = lib.SSL_connect(self.ssl)
+        assert r == 1, f"SSL_connect: error {lib.SSL_get_error(self.ssl, r)}"
+        assert lib.SSL_version(self.ssl) == 0x304, "not TLS 1.3"
+
+    def key_update(self, requested=True):
+        assert self.lib.SSL_key_update(self.ssl, 1 if requested else 0) == 1
+
+    def sendall(self, data):
+        c = self.c
+        n = c.c_size_t(0)
+        buf = c.create_string_buffer(bytes(data), len(data))
+        off = 0
+        while off < len(data):
+            r = self.lib.SSL_write_ex(self.ssl, c.byref(buf, off),
+                                      len(data) - off, c.byref(n))
+            assert r == 1, f"SSL_write: {self.lib.SSL_get_error(self.ssl, r)}"
+            off += n.value
+
+    def recv(self, size, timeout=10):
+        """Up to size bytes; b"" at the end of the stream."""
+        c = self.c
+        if self.lib.SSL_pending(self.ssl) == 0:
+            r, _, _ = select.select([self.sock], [], [], timeout)
+            assert r, f"nothing to read within {timeout}s"
+        size = min(size, len(self.rbuf))    # one buffer, not one per call
+        n = c.c_size_t(0)
+        r = self.lib.SSL_read_ex(self.ssl, self.rbuf, size, c.byref(n))
+        if r == 1:
+            return c.string_at(self.rbuf, n.value)
+        err = self.lib.SSL_get_error(self.ssl, r)
+        assert err in (5, 6), f"SSL_read: error {err}"   # SYSCALL, ZERO_RETURN
+        return b""
+
+    def close(self):
+        self.lib.SSL_free(self.ssl)
+        self.lib.SSL_CTX_free(self.ctx)
+        self.sock.close()

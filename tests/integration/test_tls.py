@@ -818,6 +818,101 @@ def test_tls_backpressure_backend_stops_reading(pki, tls_backend, activated):
         "bytes lost or reordered after back-pressure"
 
 
+def cpu_seconds(pid):
+    """User and system CPU time of a process so far."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_key_update_while_writes_to_that_client_are_held(pki, raw_backend,
+                                                        activated):
+    """A TLS 1.3 KeyUpdate with an update requested obliges wstunnel to
+    answer with a KeyUpdate of its own.  It arrives while wstunnel's writes
+    to that client are held by back-pressure (the client reads nothing,
+    the backend streams), so the answer cannot be written yet.  wstunnel
+    must neither spin nor stall: the bytes that came with the KeyUpdate
+    reach the backend once the client reads again, without waiting for
+    more from the client, and both directions complete in order."""
+    down = os.urandom(24 * MiB)
+    up = [os.urandom(32 * 1024), os.urandom(32 * 1024)]
+    st = {"sent": 0, "up": b""}
+
+    def handler(conn, head, rest):
+        H.send_101(conn, head)
+
+        def stream():
+            view = memoryview(down)
+            try:
+                for i in range(0, len(view), 65536):
+                    conn.sendall(view[i:i + 65536])
+                    st["sent"] = min(i + 65536, len(view))
+            except OSError as e:
+                st["down_error"] = e
+        t = threading.Thread(target=stream, daemon=True)
+        t.start()
+        got = bytes(rest)
+        conn.settimeout(20)
+        try:
+            while len(got) < sum(map(len, up)):
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                got += chunk
+                st["up"] = got
+        except OSError as e:
+            st["up_error"] = e
+        t.join(30)
+        st["done"] = True
+
+    b = raw_backend(handler)
+    s = activated(client_tls_args(pki, f"ws://127.0.0.1:{b.port}"))
+    sock = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+    c = H.RawTLS(sock, pki.ca)
+    try:
+        c.sendall(wslib.upgrade_request("/ku", host="localhost"))
+        data = b""
+        while b"\r\n\r\n" not in data:
+            more = c.recv(65536)
+            assert more, data
+            data += more
+        head, _, got = data.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 101 "), head
+        got = bytearray(got)
+        # wait until the stream toward this client has come to a stop
+        last, since = -1, time.monotonic()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            time.sleep(0.2)
+            if st["sent"] != last:
+                last, since = st["sent"], time.monotonic()
+            elif time.monotonic() - since >= 0.6:
+                break
+        assert 0 < st["sent"] < len(down), "the stream did not stop"
+        pid = H.only_child(s)
+        c.key_update(requested=True)
+        c.sendall(up[0])
+        # held: wstunnel waits to write, it does not spin retrying a read
+        cpu0 = cpu_seconds(pid)
+        time.sleep(1.0)
+        spent = cpu_seconds(pid) - cpu0
+        assert spent < 0.3, f"wstunnel spun for {spent:.2f} s of CPU"
+        while len(got) < len(down):
+            more = c.recv(65536)
+            assert more, f"end of stream after {len(got)} bytes"
+            got += more
+        assert bytes(got) == down, "stream toward the client damaged"
+        assert wslib.wait_for(lambda: len(st["up"]) >= len(up[0]), 5), \
+            f"backend has {len(st['up'])} of the {len(up[0])} bytes sent " \
+            "with the KeyUpdate"
+        c.key_update(requested=True)    # and once more, unhindered
+        c.sendall(up[1])
+        assert wslib.wait_for(lambda: "done" in st, 15)
+    finally:
+        c.close()
+    assert st["up"] == b"".join(up), (len(st["up"]), st.get("up_error"))
+    assert "down_error" not in st, st["down_error"]
+
+
 def test_backend_close_notify_reaches_client_as_clean_close(pki, tls_backend,
                                                             activated):
     data = os.urandom(300000)
