@@ -231,12 +231,20 @@ class Inetd:
     client side in .client.  kind: "tcp" (loopback) or "socketpair"."""
 
     def __init__(self, args, logfile=None, kind="tcp", same_stderr=False,
-                 server_sndbuf=None):
+                 server_sndbuf=None, client_rcvbuf=None):
         if kind == "tcp":
             lst = socket.socket()
             lst.bind(("127.0.0.1", 0))
             lst.listen(1)
-            self.client = socket.create_connection(lst.getsockname(), timeout=10)
+            self.client = socket.socket()
+            if client_rcvbuf is not None:
+                # before connect(): the window is small from the start; a
+                # buffer shrunk later retracts the window, and the sender
+                # then stalls in retransmission back-off
+                self.client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF,
+                                       client_rcvbuf)
+            self.client.settimeout(10)
+            self.client.connect(lst.getsockname())
             srv, _ = lst.accept()
             lst.close()
         else:

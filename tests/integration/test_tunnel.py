@@ -405,10 +405,9 @@ def test_close_timeout_spares_a_drain_that_keeps_moving(raw_backend,
     # small fixed socket buffers toward the client, so that when wstunnel
     # reads the backend's end most of the payload is still in its own store
     t = Inetd(["--close-timeout", "1", *relay, f"ws://127.0.0.1:{b.port}"],
-              log, server_sndbuf=4096)
+              log, server_sndbuf=4096, client_rcvbuf=4096)
     try:
         c = t.client
-        c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         c.sendall(wslib.upgrade_request())
         head = read_head(c)
         assert head.status == 101
