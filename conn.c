@@ -167,9 +167,10 @@ conn_read_head(struct conn *c, char *buf, size_t size, size_t *len,
 			return CONN_EOF;
 		if (n == CONN_ERR)
 			return CONN_ERR;
+		/* poll() fails with neither EAGAIN nor (looped) EINTR: what
+		 * is not 0 here is CONN_ERR or CONN_GONE */
 		if ((r = wait_watching(c, (int)n, deadline, watch)) <= 0)
-			return r == 0 ? CONN_TIMEOUT : r == CONN_GONE ?
-			    CONN_GONE : CONN_ERR;
+			return r == 0 ? CONN_TIMEOUT : r;
 	}
 }
 

@@ -5,6 +5,7 @@ bounded commands, and wsload's JSON lines."""
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import socket
@@ -201,6 +202,21 @@ def kernel_mem():
     out["kernel_kib"] = out["Slab"] + out["KernelStack"] + \
         out["PageTables"] + out["tcp_mem_kib"]
     return out
+
+
+def start_wsecho(stderr):
+    """A wsecho of its own: (process, port), port None when it did not
+    say it was listening within 10 s."""
+    p = PROCS.spawn([WSECHO], stdout=subprocess.PIPE, stderr=stderr,
+                    text=True)
+    r, _, _ = select.select([p.stdout], [], [], 10)
+    m = re.match(r"port=(\d+)", p.stdout.readline() if r else "")
+    return p, int(m.group(1)) if m else None
+
+
+def stop_wsecho(p):
+    PROCS.stop(p)
+    PROCS.started.remove(p)
 
 
 def free_port():

@@ -20,9 +20,7 @@ import datetime
 import hashlib
 import json
 import os
-import re
 import resource
-import select
 import shutil
 import signal
 import socket
@@ -39,7 +37,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common import (BENCH, BUILD, CC, CFLAGS, PROCS, RESULTS, ROOT,
                     TARGETS, TLS_TARGETS, TLS_WORKLOADS, TRIVIAL, WORKLOADS,
-                    WSECHO, first_line, log, run)
+                    WSECHO, first_line, log, run, start_wsecho, stop_wsecho)
 from report import render, summarize_all
 from targets import ktls_probe, make_certs, start_targets, tail
 from workloads import (measure_floor, run_idle, run_load, run_phases,
@@ -198,14 +196,9 @@ def main():
             notes.append("TLS: the openssl command could not make the "
                          "certificates; TLS targets and the --tls-cert "
                          "start-up skipped")
-        elog = open(os.path.join(tmp, "wsecho.log"), "w")
-        ep = PROCS.spawn([WSECHO], stdout=subprocess.PIPE, stderr=elog,
-                         text=True)
-        r, _, _ = select.select([ep.stdout], [], [], 10)
-        m = re.match(r"port=(\d+)", ep.stdout.readline() if r else "")
-        if not m:
+        ep, echo = start_wsecho(open(os.path.join(tmp, "wsecho.log"), "w"))
+        if echo is None:
             sys.exit("wsecho did not start")
-        echo = int(m.group(1))
         log("wsecho on port %d" % echo)
 
         if not cfg.no_selftest:
@@ -250,19 +243,14 @@ def main():
                         "ws://127.0.0.1:%d" % echo]
                 # a backend of its own, so that the runs it kills half-way
                 # do not show in the benchmark's wsecho counters
-                pe = PROCS.spawn([WSECHO], stdout=subprocess.PIPE,
-                                 stderr=subprocess.DEVNULL, text=True)
-                r, _, _ = select.select([pe.stdout], [], [], 10)
-                m = re.match(r"port=(\d+)",
-                             pe.stdout.readline() if r else "")
+                pe, pport = start_wsecho(subprocess.DEVNULL)
                 for rep in range(cfg.reps):
                     log("startup rep %d/%d" % (rep + 1, cfg.reps))
                     startup_reps.append(run_startup(cfg, rep, progs))
-                    if m:
-                        phase_reps.append(run_phases(
-                            cfg, rep, wst, int(m.group(1)), slog))
-                PROCS.stop(pe)
-                PROCS.started.remove(pe)
+                    if pport is not None:
+                        phase_reps.append(run_phases(cfg, rep, wst, pport,
+                                                     slog))
+                stop_wsecho(pe)
                 continue
             worder = [n for n in order if wl in TLS_WORKLOADS or
                       n not in TLS_TARGETS]

@@ -216,18 +216,9 @@ http {{
            "\n        ssl_protocols TLSv1.2 TLSv1.3;"
            % (tls["cert"], tls["key"]) if tls else "")
     path = os.path.join(d, "nginx.conf")
-    with open(path, "w") as f:
-        f.write(conf)
-    out = open(os.path.join(d, "stderr.log"), "w")
-    cmd = [exe, "-e", os.path.join(d, "error.log"), "-p", d, "-c", path,
-           "-g", "daemon off;"]
-    p = PROCS.spawn(cmd, stdout=out, stderr=out)
-    if not wait_port(port, 10, p):
-        raise Skip("nginx did not start: %s" % tail(os.path.join(
-            d, "stderr.log")))
-    t = Target(name, port, p, " ".join(cmd))
-    t.version = first_line([exe, "-v"])
-    return t
+    return launch(name, exe, d, port, path, conf,
+                  [exe, "-e", os.path.join(d, "error.log"), "-p", d, "-c",
+                   path, "-g", "daemon off;"], 10)
 
 
 def start_haproxy(tmp, echo, tls=None):
@@ -255,17 +246,8 @@ backend be
 """.format(port=port, echo=echo,
            ssl=(" ssl crt %s alpn http/1.1" % tls["full"]) if tls else "")
     path = os.path.join(d, "haproxy.cfg")
-    with open(path, "w") as f:
-        f.write(conf)
-    out = open(os.path.join(d, "stderr.log"), "w")
-    cmd = [exe, "-db", "-f", path]
-    p = PROCS.spawn(cmd, stdout=out, stderr=out)
-    if not wait_port(port, 10, p):
-        raise Skip("haproxy did not start: %s" % tail(os.path.join(
-            d, "stderr.log")))
-    t = Target(name, port, p, " ".join(cmd))
-    t.version = first_line([exe, "-v"])
-    return t
+    return launch(name, exe, d, port, path, conf, [exe, "-db", "-f", path],
+                  10)
 
 
 def start_apache(tmp, echo, tls=None):
@@ -315,15 +297,22 @@ SSLCertificateFile "{cert}"
 SSLCertificateKeyFile "{key}"
 """.format(mods=mods, cert=tls["cert"], key=tls["key"])
     path = os.path.join(d, "apache2.conf")
+    return launch(name, exe, d, port, path, conf,
+                  [exe, "-d", d, "-f", path, "-DFOREGROUND"], 15)
+
+
+def launch(name, exe, d, port, path, conf, cmd, wait_s):
+    """Writes a daemon's configuration to path, starts cmd with its output
+    in d/stderr.log, and waits for port: the Target, or Skip with what the
+    daemon said (its stderr, and its error.log where it has one)."""
     with open(path, "w") as f:
         f.write(conf)
     out = open(os.path.join(d, "stderr.log"), "w")
-    cmd = [exe, "-d", d, "-f", path, "-DFOREGROUND"]
     p = PROCS.spawn(cmd, stdout=out, stderr=out)
-    if not wait_port(port, 15, p):
-        raise Skip("apache2 did not start: %s %s" % (
-            tail(os.path.join(d, "stderr.log")),
-            tail(os.path.join(d, "error.log"))))
+    if not wait_port(port, wait_s, p):
+        said = [tail(os.path.join(d, f)) for f in ("stderr.log", "error.log")]
+        raise Skip("%s did not start: %s" % (
+            name.replace("-tls", ""), " ".join(x for x in said if x)))
     t = Target(name, port, p, " ".join(cmd))
     t.version = first_line([exe, "-v"])
     return t

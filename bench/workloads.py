@@ -7,9 +7,10 @@ import select
 import subprocess
 import time
 
-from common import (BENCH, DAEMONS, SSA_TARGETS, TICK, TRIVIAL, WSECHO,
+from common import (BENCH, DAEMONS, SSA_TARGETS, TICK, TRIVIAL,
                     WSLOAD, PROCS, kernel_mem, log, machine_ticks,
-                    parse_json, proc_table, pss, run, tree_ticks)
+                    parse_json, proc_table, pss, run, start_wsecho,
+                    stop_wsecho, tree_ticks)
 from targets import tls_args
 
 
@@ -260,19 +261,14 @@ def selftest(tmp):
     """Every workload through a relay that damages one byte must fail, and
     through the same relay undamaged must pass.  It has a wsecho of its own,
     so that the benchmark's wsecho counts only the benchmark."""
-    elog = open(os.path.join(tmp, "wsecho-selftest.log"), "w")
-    ep = PROCS.spawn([WSECHO], stdout=subprocess.PIPE, stderr=elog,
-                     text=True)
-    r, _, _ = select.select([ep.stdout], [], [], 10)
-    m = re.match(r"port=(\d+)", ep.stdout.readline() if r else "")
-    if not m:
-        return False, [{"error": "wsecho did not start"}]
-    echo = int(m.group(1))
+    ep, echo = start_wsecho(open(os.path.join(tmp, "wsecho-selftest.log"),
+                                 "w"))
     try:
+        if echo is None:
+            return False, [{"error": "wsecho did not start"}]
         return selftest_cases(echo)
     finally:
-        PROCS.stop(ep)
-        PROCS.started.remove(ep)
+        stop_wsecho(ep)
 
 
 def selftest_cases(echo):

@@ -83,6 +83,20 @@ parse_stop(const char *spec, struct stop *st)
 	return -1;
 }
 
+/* One byte carrying one descriptor (SCM_RIGHTS), as both ends frame it. */
+static void
+fd_msg(struct msghdr *mh, struct iovec *iov, char *c, char *cbuf,
+    size_t cbuf_size)
+{
+	memset(mh, 0, sizeof(*mh));
+	iov->iov_base = c;
+	iov->iov_len = 1;
+	mh->msg_iov = iov;
+	mh->msg_iovlen = 1;
+	mh->msg_control = cbuf;
+	mh->msg_controllen = cbuf_size;
+}
+
 /*
  * In the child, before exec: a seccomp filter that stops the first system
  * call st names (on its fd) and tells the parent through a listener sent on
@@ -139,14 +153,8 @@ install_stop(int sock, const struct stop *st)
 	    SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
 	if (lfd == -1)
 		return -1;
-	memset(&mh, 0, sizeof(mh));
 	memset(cbuf, 0, sizeof(cbuf));
-	iov.iov_base = &c;
-	iov.iov_len = 1;
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	mh.msg_control = cbuf;
-	mh.msg_controllen = sizeof(cbuf);
+	fd_msg(&mh, &iov, &c, cbuf, sizeof(cbuf));
 	cm = CMSG_FIRSTHDR(&mh);
 	cm->cmsg_level = SOL_SOCKET;
 	cm->cmsg_type = SCM_RIGHTS;
@@ -168,13 +176,7 @@ recv_listener(int sock)
 	struct cmsghdr *cm;
 	int fd = -1;
 
-	memset(&mh, 0, sizeof(mh));
-	iov.iov_base = &c;
-	iov.iov_len = 1;
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	mh.msg_control = cbuf;
-	mh.msg_controllen = sizeof(cbuf);
+	fd_msg(&mh, &iov, &c, cbuf, sizeof(cbuf));
 	if (recvmsg(sock, &mh, MSG_CMSG_CLOEXEC) != 1)
 		return -1;
 	cm = CMSG_FIRSTHDR(&mh);

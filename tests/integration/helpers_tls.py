@@ -426,6 +426,31 @@ class SilentBackend:
 
 # ---------------------------------------------------------------- processes
 
+def wait_stalled(count, quiet=1.0, timeout=10, step=0.25):
+    """Waits until count() has not changed for quiet seconds: whether it
+    came to such a stop within timeout."""
+    last, since = -1, time.monotonic()
+    deadline = since + timeout
+    while time.monotonic() < deadline:
+        time.sleep(step)
+        now = count()
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return True
+    return False
+
+
+def recv_end(sock):
+    """What a TLS socket made with suppress_ragged_eofs=False reads at the
+    end of its stream: b"" after a close_notify; an end without one raises
+    SSLEOFError."""
+    try:
+        return sock.recv(65536)
+    except ssl.SSLZeroReturnError:
+        return b""
+
+
 def rss_kb(pid):
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):

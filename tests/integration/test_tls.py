@@ -728,19 +728,11 @@ def test_tls_backpressure_client_stops_reading(pki, tls_backend, activated):
     with c:
         pid = H.only_child(s)
         # the client reads nothing: the backend must come to a stop
-        last, stable_since = -1, time.monotonic()
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            time.sleep(0.25)
-            now = progress["sent"]
-            if now != last:
-                last, stable_since = now, time.monotonic()
-            elif time.monotonic() - stable_since >= 1.0:
-                break
+        stopped = H.wait_stalled(lambda: progress["sent"])
         stalled = progress["sent"]
         rss = H.rss_kb(pid)
         assert 0 < stalled < total, f"backend sent {stalled} of {total} to a client that does not read"
-        assert time.monotonic() - stable_since >= 1.0, "the backend never stopped"
+        assert stopped, "the backend never stopped"
         assert rss < wslib.rss_limit_kb(20 * 1024), f"wstunnel VmRSS {rss} kB"
         # the client resumes: every byte, in order
         h = hashlib.sha256(res.rest)
@@ -795,15 +787,7 @@ def test_tls_backpressure_backend_stops_reading(pki, tls_backend, activated):
         t = threading.Thread(target=writer, daemon=True)
         t.start()
         try:
-            last, stable_since = -1, time.monotonic()
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline:
-                time.sleep(0.25)
-                now = progress["sent"]
-                if now != last:
-                    last, stable_since = now, time.monotonic()
-                elif time.monotonic() - stable_since >= 1.0:
-                    break
+            H.wait_stalled(lambda: progress["sent"])
             stalled = progress["sent"]
             rss = H.rss_kb(pid)
         finally:
@@ -879,14 +863,7 @@ def test_key_update_while_writes_to_that_client_are_held(pki, raw_backend,
         assert head.startswith(b"HTTP/1.1 101 "), head
         got = bytearray(got)
         # wait until the stream toward this client has come to a stop
-        last, since = -1, time.monotonic()
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            time.sleep(0.2)
-            if st["sent"] != last:
-                last, since = st["sent"], time.monotonic()
-            elif time.monotonic() - since >= 0.6:
-                break
+        H.wait_stalled(lambda: st["sent"], quiet=0.6, timeout=15, step=0.2)
         assert 0 < st["sent"] < len(down), "the stream did not stop"
         pid = H.only_child(s)
         c.key_update(requested=True)
@@ -936,13 +913,7 @@ def test_backend_close_notify_reaches_client_as_clean_close(pki, tls_backend,
         got = H.recv_exact(c, len(data), initial=res.rest)
         assert got == data
         c.settimeout(5)
-        # suppress_ragged_eofs=False and no OP_IGNORE_UNEXPECTED_EOF: an
-        # EOF without close_notify would raise SSLEOFError here
-        try:
-            tail = c.recv(65536)
-        except ssl.SSLZeroReturnError:
-            tail = b""
-        assert tail == b""
+        assert H.recv_end(c) == b""     # with a close_notify
         c.unwrap()              # ours back: the backend's unwrap completes
     assert wslib.wait_for(lambda: "ok" in unwrapped, 10)
     assert unwrapped["ok"] is True, unwrapped["ok"]
@@ -1017,13 +988,7 @@ def test_session_ended_by_wstunnel_sends_close_notify_both_ways(
         if ending == "signal":
             os.kill(H.only_child(s), 15)
         c.settimeout(10)
-        # suppress_ragged_eofs=False: an EOF without close_notify raises
-        # SSLEOFError
-        try:
-            tail = c.recv(65536)
-        except ssl.SSLZeroReturnError:
-            tail = b""
-        assert tail == b""
+        assert H.recv_end(c) == b""     # with a close_notify
     assert wslib.wait_for(lambda: "eof" in seen, 10)
     assert seen["eof"] == "clean", seen["eof"]
     line = H.wait_access(s.log)[0]
