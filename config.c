@@ -12,7 +12,7 @@ enum {
 	OPT_ALLOW, OPT_DENY, OPT_TLS_CERT, OPT_TLS_KEY, OPT_TLS_CLIENT_CA,
 	OPT_BACKEND_CA, OPT_BACKEND_INSECURE, OPT_BACKEND_CERT,
 	OPT_BACKEND_KEY, OPT_BACKEND_SNI, OPT_BALANCE, OPT_STATE,
-	OPT_PROXY_PROTOCOL, OPT_LOG, OPT_CHECK, OPT_NO_SPLICE, OPT_VERSION
+	OPT_PROXY_PROTOCOL, OPT_LOG, OPT_CHECK, OPT_NO_SPLICE, OPT_BUSY_POLL, OPT_VERSION
 };
 
 static const struct option options[] = {
@@ -40,6 +40,7 @@ static const struct option options[] = {
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "check", no_argument, NULL, OPT_CHECK },
 	{ "no-splice", no_argument, NULL, OPT_NO_SPLICE },
+	{ "busy-poll", required_argument, NULL, OPT_BUSY_POLL },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 }
@@ -85,6 +86,8 @@ config_usage(void)
 	    "  --proxy-protocol        expect a PROXY v1/v2 header first\n"
 	    "  --log syslog|stderr|FILE  (syslog)\n"
 	    "  --no-splice             relay through buffers, never splice()\n"
+	    "  --busy-poll US          poll without sleeping US microseconds\n"
+	    "                          after a tunnel moved bytes (0: never)\n"
 	    "  -v, --verbose           log more\n"
 	    "  --check                 check the configuration and exit\n"
 	    "  --help, --version\n");
@@ -204,6 +207,10 @@ set_option(struct config *cfg, int opt, const char *arg)
 		return set_string(&cfg->state, arg);
 	case OPT_LOG:
 		return set_string(&cfg->log, arg);
+	case OPT_BUSY_POLL:
+		cfg->busy_us = (int)strtonum(arg, 0, 1000000, &errstr);
+		return errstr != NULL ? "not a number of microseconds from 0 "
+		    "to 1000000" : NULL;
 	case OPT_BALANCE:
 		if ((b = balance_parse(arg)) == -1)
 			return "expected first, random, roundrobin, leastconn "

@@ -28,6 +28,7 @@ struct config {
 	int		 verbose;
 	int		 check, help, version;
 	int		 no_splice;
+	int		 busy_us;	/* --busy-poll */
 	int		 backend_tls;	/* some backend is wss:// */
 };
 

@@ -296,15 +296,48 @@ earliest(int64_t a, int64_t b)
 	return a < b ? a : b;
 }
 
+/*
+ * --busy-poll: a tunnel that has just moved bytes polls without sleeping
+ * until busy_us have passed, so that the next message finds it awake.  On a
+ * virtual machine most of a small message's round trip through a proxy is
+ * waking sleeping processes, two wake-ups more per round trip than without
+ * one; this takes those two away for a CPU spent while the tunnel is busy.
+ * A quiet tunnel sleeps as before.  The window ends by the next timer too.
+ */
+static int
+busy_wait(struct relay *r, struct pollfd *pfd, int64_t deadline,
+    const sigset_t *mask)
+{
+	static const struct timespec zero;
+	int64_t until = r->moved_us + r->busy_us;
+
+	if (deadline != 0 && deadline * 1000 < until)
+		until = deadline * 1000;
+	do {
+		int n = ppoll(pfd, 4, &zero, mask);
+
+		if (n != 0)
+			return n;
+	} while (now_us() < until);
+	return 0;
+}
+
 static int
 relay_wait(struct relay *r, struct pollfd *pfd, int64_t deadline,
     const sigset_t *mask)
 {
 	struct timespec ts, *tsp = NULL;
-	int ms = ms_until(deadline);
+	int ms = 0;
 
-	if (dir_readable_now(&r->up) || dir_readable_now(&r->down))
-		ms = 0;
+	if (!dir_readable_now(&r->up) && !dir_readable_now(&r->down)) {
+		if (r->busy_us > 0 && now_us() < r->moved_us + r->busy_us) {
+			int n = busy_wait(r, pfd, deadline, mask);
+
+			if (n != 0)
+				return n;
+		}
+		ms = ms_until(deadline);
+	}
 	if (ms >= 0) {
 		ts.tv_sec = ms / 1000;
 		ts.tv_nsec = (long)(ms % 1000) * 1000000;
@@ -402,6 +435,8 @@ relay_loop(struct relay *r, const sigset_t *mask)
 		}
 		if (timers(r, up, down, &idle_at, &close_at))
 			return;
+		if (r->busy_us > 0 && (up || down))
+			r->moved_us = now_us();
 	}
 }
 

@@ -32,6 +32,9 @@ struct relay {
 	int		 close_ms;
 	int		 splice;	/* may splice() when neither side is TLS */
 	int		 spliced;	/* did */
+	int		 busy_us;	/* poll without sleeping this long
+					   after bytes moved; 0: never */
+	int64_t		 moved_us;	/* when they last did */
 	const char	*end;		/* why the session ended */
 	int		 failed;	/* it ended on an I/O error */
 };

@@ -63,6 +63,16 @@ now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Microseconds on the same clock, for --busy-poll's short windows. */
+static inline int64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /* A poll() timeout for deadline (0: none), never negative. */
 static inline int
 ms_until(int64_t deadline)

@@ -25,10 +25,13 @@ CFLAGS = ["-std=c11", "-D_GNU_SOURCE", "-O2", "-Wall", "-Wextra", "-Werror"]
 
 WORKLOADS = ["startup", "idle", "pingpong", "echo", "download", "upload",
              "upgrades"]
-TARGETS = ["direct", "wstunnel", "wstunnel-nosplice", "socat", "nginx",
-           "haproxy", "apache2", "wstunnel-tls", "nginx-tls", "haproxy-tls",
-           "apache2-tls"]
-SSA_TARGETS = ("wstunnel", "wstunnel-nosplice", "socat", "wstunnel-tls")
+TARGETS = ["direct", "wstunnel", "wstunnel-nosplice", "wstunnel-busypoll",
+           "socat", "nginx", "haproxy", "apache2", "wstunnel-tls",
+           "nginx-tls", "haproxy-tls", "apache2-tls"]
+# the plain wstunnel targets: the options each adds
+WSTUNNEL_VARIANTS = {"wstunnel": [], "wstunnel-nosplice": ["--no-splice"],
+                     "wstunnel-busypoll": ["--busy-poll", "200"]}
+SSA_TARGETS = tuple(WSTUNNEL_VARIANTS) + ("socat", "wstunnel-tls")
 DAEMONS = ("nginx", "haproxy", "apache2", "nginx-tls", "haproxy-tls",
            "apache2-tls")
 TLS_TARGETS = ("wstunnel-tls", "nginx-tls", "haproxy-tls", "apache2-tls")

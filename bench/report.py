@@ -338,6 +338,31 @@ def render_phases(L, ps, runs):
     L.append("")
 
 
+def render_relay_floor(L, fl):
+    """What any relay adds to a round trip here (bench/floor.c)."""
+    if not fl:
+        return
+    if not fl.get("ok"):
+        L.append("The relay floor (bench/floor) failed: %s" % fl.get("error"))
+        L.append("")
+        return
+    d = fl["direct_p50_us"]
+    L.append("The floor of any relay on this machine (bench/floor, %d runs "
+             "of %d round trips of 16 bytes, interleaved, median of the "
+             "p50s): client and echo alone %s us; through a minimal relay "
+             "that sleeps in poll() and copies with read() and write() %s us "
+             "(%s x); through the same relay never sleeping (poll with a "
+             "zero timeout) %s us (%s x). Compare `wstunnel` with the first "
+             "and `wstunnel-busypoll` with the second: the two wake-ups a "
+             "relay adds to each round trip are the gap between them, and "
+             "the rest is the relay's own two TCP hops, which no proxy can "
+             "take away." % (
+                 fl["runs"], fl["round_trips"], fmt(d),
+                 fmt(fl["relay_p50_us"]), fmt(fl["relay_p50_us"] / d, 2),
+                 fmt(fl["spin_p50_us"]), fmt(fl["spin_p50_us"] / d, 2)))
+    L.append("")
+
+
 def render(doc):
     L = []
     m = doc["machine"]
@@ -429,6 +454,8 @@ def render(doc):
                 L.append("|  | error: %s | | | | | |%s" % (
                     err.replace("|", "/"), " |" * len(xc)))
         L.append("")
+        if w == "pingpong":
+            render_relay_floor(L, doc.get("relay_floor"))
     if si:
         L.append("## idle: memory of %d open tunnels" % c["idle_n"])
         L.append("")

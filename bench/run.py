@@ -37,7 +37,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common import (BENCH, BUILD, CC, CFLAGS, PROCS, RESULTS, ROOT,
                     TARGETS, TLS_TARGETS, TLS_WORKLOADS, TRIVIAL, WORKLOADS,
-                    WSECHO, first_line, log, run, start_wsecho, stop_wsecho)
+                    WSECHO, WSTUNNEL_VARIANTS, first_line, log, parse_json,
+                    run,
+                    start_wsecho, stop_wsecho)
 from report import render, summarize_all
 from targets import ktls_probe, make_certs, start_targets, tail
 from workloads import (measure_floor, run_idle, run_load, run_phases,
@@ -63,6 +65,7 @@ SOURCES = {
                "wsload_upgrades.c", "wsload_stream.c", "wsload_idle.c",
                "wsload_startup.c"],
     "trivial": ["trivial.c"],
+    "floor": ["floor.c"],
 }
 
 
@@ -72,7 +75,8 @@ def build():
     for prog, cf, libs in (
             ("wsecho", [], ["-lmd", "-lresolv"]),
             ("wsload", sslc, ["-lmd", "-lresolv", "-lpthread"] + ssll),
-            ("trivial", [], [])):
+            ("trivial", [], []),
+            ("floor", [], [])):
         cmd = [CC] + CFLAGS + cf + ["-o", os.path.join(BUILD, prog)] + \
             [os.path.join(BENCH, src) for src in SOURCES[prog]] + libs
         rc, out, err = run(cmd, 120)
@@ -82,6 +86,17 @@ def build():
         rc, out, err = run(["make", "-C", ROOT, "all"], 600)
         if rc != 0:
             sys.exit("make all failed:\n%s%s" % (out, err))
+
+
+def measure_relay_floor(cfg):
+    """bench/floor.c: the round trip through the least a relay can do, so
+    that the targets' RTT ratios can be read against what is possible."""
+    log("relay floor (bench/floor) ...")
+    rc, out, err = run([os.path.join(BUILD, "floor"), "-r",
+                        str(max(cfg.reps, 3))], 300)
+    res = parse_json(out) or {"ok": False, "error": "exit %s: %s" % (
+        rc, (err or "").strip()[-300:])}
+    return res
 
 
 def snapshot_wstunnel(tmp):
@@ -224,6 +239,8 @@ def main():
                 doc["process_floor"] = dict(min(
                     floors, key=lambda f: f["pss_kib_per_proc"]))
                 doc["process_floor"]["all"] = floors
+            if wl == "pingpong":
+                doc["relay_floor"] = measure_relay_floor(cfg)
             if wl == "startup":
                 slog = os.path.join(tmp, "startup.log")
                 progs = {
@@ -316,8 +333,8 @@ def main():
             doc["wsecho_counters"] = tail(os.path.join(tmp, "wsecho.log"),
                                           600)
             doc["wstunnel_logs"] = {}
-            for name in ("wstunnel", "wstunnel-nosplice", "wstunnel-tls",
-                         "startup"):
+            for name in list(WSTUNNEL_VARIANTS) + ["wstunnel-tls",
+                                                   "startup"]:
                 lsum = wstunnel_log_summary(os.path.join(tmp, name + ".log"))
                 if lsum is not None:
                     doc["wstunnel_logs"][name] = lsum

@@ -7,6 +7,7 @@ import socket
 import tempfile
 
 from common import (DAEMONS, ROOT, SSA_TARGETS, TLS_TARGETS, WSLOAD, PROCS,
+                    WSTUNNEL_VARIANTS,
                     children, first_line, free_port, log, parse_json, run,
                     tree, tree_ticks, wait_port, which)
 
@@ -340,19 +341,15 @@ def start_targets(names, tmp, echo, wst, notes, certs, tls_checks):
                 raise Skip("no certificates (the openssl command failed)")
             if name == "direct":
                 t = Target("direct", echo, None, "wsecho itself")
-            elif name == "wstunnel":
-                t = start_ssa(name, tmp, [wst, "--log", wlog,
-                                          "ws://127.0.0.1:%d" % echo])
-            elif name == "wstunnel-nosplice":
-                rc, o, e = run([wst, "--no-splice", "--check", "--log",
-                                os.devnull, "ws://127.0.0.1:%d" % echo], 10)
-                if rc == 64:
-                    raise Skip("wstunnel has no --no-splice (exit 64)")
+            elif name in WSTUNNEL_VARIANTS:
+                opts = WSTUNNEL_VARIANTS[name]
+                rc, o, e = run([wst, "--check", "--log", os.devnull] + opts +
+                               ["ws://127.0.0.1:%d" % echo], 10)
                 if rc != 0:
-                    raise Skip("wstunnel --no-splice --check: exit %s %s"
-                               % (rc, (o + e).strip()))
-                t = start_ssa(name, tmp, [wst, "--log", wlog, "--no-splice",
-                                          "ws://127.0.0.1:%d" % echo])
+                    raise Skip("wstunnel %s --check: exit %s %s"
+                               % (" ".join(opts), rc, (o + e).strip()))
+                t = start_ssa(name, tmp, [wst, "--log", wlog] + opts +
+                              ["ws://127.0.0.1:%d" % echo])
             elif name == "wstunnel-tls":
                 cmd = [wst, "--log", wlog, "--tls-cert", certs["cert"],
                        "--tls-key", certs["key"],

@@ -218,6 +218,12 @@ def rss_kb(pid):
     raise AssertionError(f"no VmRSS for {pid}")
 
 
+def cpu_seconds(pid):
+    """User and system CPU time of a process so far."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def only_child(s, timeout=5):
     """The single wstunnel process behind a SocketActivated listener."""
     assert wslib.wait_for(lambda: len(s.children()) == 1, timeout=timeout), \

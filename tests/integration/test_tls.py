@@ -29,6 +29,7 @@ import websockets
 import wslib
 import helpers_tls as H
 from helpers_tls import MiB
+from helpers_tun import cpu_seconds
 
 SLACK = 1.5     # seconds allowed on top of a timeout
 
@@ -800,12 +801,6 @@ def test_tls_backpressure_backend_stops_reading(pki, tls_backend, activated):
         assert wslib.wait_for(lambda: "data" in got, 20)
     assert got["data"] == (total, progress["hash"].hexdigest()), \
         "bytes lost or reordered after back-pressure"
-
-
-def cpu_seconds(pid):
-    """User and system CPU time of a process so far."""
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def test_key_update_while_writes_to_that_client_are_held(pki, raw_backend,

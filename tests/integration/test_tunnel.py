@@ -16,7 +16,7 @@ import pytest
 import websockets
 
 import wslib
-from helpers_tun import (MiB, Inetd, Pump, Sender, activated_access, digest,
+from helpers_tun import (MiB, Inetd, Pump, Sender, activated_access, cpu_seconds, digest,
                          linger0, only_child, open_tunnel, peer_gone, read_fd_until_eof, read_head,
                          recv_exact, recv_hash, recv_until_eof, rss_kb,
                          send_101, wait_access, wait_closed)
@@ -25,11 +25,17 @@ N = 8 * MiB          # bytes each way in the integrity tests
 SLACK = 1.5          # seconds allowed on top of a timeout
 
 
-@pytest.fixture(params=["splice", "buffer"])
+RELAYS = {"splice": [], "buffer": ["--no-splice"],
+          "busy-poll": ["--busy-poll", "1000"]}
+
+
+@pytest.fixture(params=list(RELAYS))
 def relay(request):
-    """The relay's two stores: splice() through a pipe (the default) and
-    the buffer (--no-splice); the tests that stress the relay run both."""
-    return [] if request.param == "splice" else ["--no-splice"]
+    """The relay's two stores, splice() through a pipe (the default) and
+    the buffer (--no-splice), and the loop that polls without sleeping
+    after each move (--busy-poll); the tests that stress the relay run
+    each."""
+    return RELAYS[request.param]
 
 
 def stream_backend(raw_backend, n):
@@ -475,6 +481,90 @@ def test_idle_timeout_spares_a_busy_tunnel(raw_backend, tmp_path):
         t.close()
     line = wait_access(t.log)[0]
     assert line["end"] == "client-closed", line
+
+
+# ------------------------------------------------------------ busy polling
+
+def test_busy_poll_spins_after_traffic_then_sleeps(raw_backend, tmp_path):
+    """--busy-poll 600000: after a message the relay stays awake for 0.6 s,
+    spending CPU, then sleeps and spends none; a message after that is
+    relayed as ever."""
+    b = raw_backend()
+    t = Inetd(["--busy-poll", "600000", f"ws://127.0.0.1:{b.port}"],
+              tmp_path / "w.log")
+    try:
+        c = t.client
+        c.sendall(wslib.upgrade_request())
+        assert read_head(c).status == 101
+        time.sleep(1.0)             # the window after the 101 has passed
+        pid = t.proc.pid
+        cpu0 = cpu_seconds(pid)
+        time.sleep(0.5)
+        quiet = cpu_seconds(pid) - cpu0
+        c.sendall(b"tick")
+        assert recv_exact(c, 4, timeout=5) == b"tick"
+        cpu0 = cpu_seconds(pid)
+        time.sleep(0.4)
+        busy = cpu_seconds(pid) - cpu0
+        time.sleep(0.6)             # the window has ended
+        cpu0 = cpu_seconds(pid)
+        time.sleep(1.0)
+        after = cpu_seconds(pid) - cpu0
+        c.sendall(b"tock")
+        assert recv_exact(c, 4, timeout=5) == b"tock"
+        c.shutdown(socket.SHUT_WR)
+        assert recv_until_eof(c, timeout=5) == b""
+        assert t.wait(5) == 0
+    finally:
+        t.close()
+    assert quiet < 0.05, f"{quiet:.2f} s of CPU while the tunnel was quiet"
+    assert busy >= 0.1, f"only {busy:.2f} s of CPU in 0.4 s of busy polling"
+    assert after < 0.05, f"{after:.2f} s of CPU after the window ended"
+    line = wait_access(t.log)[0]
+    assert line["end"] == "client-closed", line
+    assert (line["up"], line["down"]) == ("8", "8"), line
+
+
+def test_busy_poll_keeps_the_idle_timeout(raw_backend, tmp_path):
+    """A window of busy polling longer than --idle-timeout does not delay
+    it."""
+    b = raw_backend()
+    t = Inetd(["--busy-poll", "1000000", "--idle-timeout", "0.2",
+               f"ws://127.0.0.1:{b.port}"], tmp_path / "w.log")
+    try:
+        c = t.client
+        c.sendall(wslib.upgrade_request())
+        assert read_head(c).status == 101
+        c.sendall(b"tick")
+        assert recv_exact(c, 4, timeout=5) == b"tick"
+        t.wait(1 + SLACK)
+    finally:
+        t.close()
+    line = wait_access(t.log)[0]
+    assert line["end"] == "idle-timeout", line
+    # 1 s, the end of the window, if the window ignored the timer
+    assert 0.15 <= float(line["secs"]) <= 0.8, line
+
+
+def test_busy_poll_sigterm_while_spinning(raw_backend, tmp_path):
+    b = raw_backend()
+    t = Inetd(["--busy-poll", "1000000", f"ws://127.0.0.1:{b.port}"],
+              tmp_path / "w.log")
+    try:
+        c = t.client
+        c.sendall(wslib.upgrade_request())
+        assert read_head(c).status == 101
+        c.sendall(b"tick")
+        assert recv_exact(c, 4, timeout=5) == b"tick"
+        t0 = time.monotonic()
+        t.proc.send_signal(signal.SIGTERM)
+        t.wait(5)
+        took = time.monotonic() - t0
+    finally:
+        t.close()
+    assert took < 0.5, f"SIGTERM took {took:.2f} s while busy polling"
+    line = wait_access(t.log)[0]
+    assert line["end"] == "signal", line
 
 
 # ------------------------------------------------------------ dead and reset peers
