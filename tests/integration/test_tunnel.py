@@ -485,24 +485,37 @@ def test_idle_timeout_spares_a_busy_tunnel(raw_backend, tmp_path):
 
 # ------------------------------------------------------------ busy polling
 
+def busy_tunnel(raw_backend, tmp_path, args):
+    """An upgraded tunnel the inetd way with args, to an echoing backend."""
+    b = raw_backend()
+    t = Inetd([*args, f"ws://127.0.0.1:{b.port}"], tmp_path / "w.log")
+    try:
+        t.client.sendall(wslib.upgrade_request())
+        assert read_head(t.client).status == 101
+    except BaseException:
+        t.close()
+        raise
+    return t
+
+
+def echoed(c, msg):
+    c.sendall(msg)
+    assert recv_exact(c, len(msg), timeout=5) == msg
+
+
 def test_busy_poll_spins_after_traffic_then_sleeps(raw_backend, tmp_path):
     """--busy-poll 600000: after a message the relay stays awake for 0.6 s,
     spending CPU, then sleeps and spends none; a message after that is
     relayed as ever."""
-    b = raw_backend()
-    t = Inetd(["--busy-poll", "600000", f"ws://127.0.0.1:{b.port}"],
-              tmp_path / "w.log")
+    t = busy_tunnel(raw_backend, tmp_path, ["--busy-poll", "600000"])
     try:
         c = t.client
-        c.sendall(wslib.upgrade_request())
-        assert read_head(c).status == 101
         time.sleep(1.0)             # the window after the 101 has passed
         pid = t.proc.pid
         cpu0 = cpu_seconds(pid)
         time.sleep(0.5)
         quiet = cpu_seconds(pid) - cpu0
-        c.sendall(b"tick")
-        assert recv_exact(c, 4, timeout=5) == b"tick"
+        echoed(c, b"tick")
         cpu0 = cpu_seconds(pid)
         time.sleep(0.4)
         busy = cpu_seconds(pid) - cpu0
@@ -510,8 +523,7 @@ def test_busy_poll_spins_after_traffic_then_sleeps(raw_backend, tmp_path):
         cpu0 = cpu_seconds(pid)
         time.sleep(1.0)
         after = cpu_seconds(pid) - cpu0
-        c.sendall(b"tock")
-        assert recv_exact(c, 4, timeout=5) == b"tock"
+        echoed(c, b"tock")
         c.shutdown(socket.SHUT_WR)
         assert recv_until_eof(c, timeout=5) == b""
         assert t.wait(5) == 0
@@ -528,15 +540,10 @@ def test_busy_poll_spins_after_traffic_then_sleeps(raw_backend, tmp_path):
 def test_busy_poll_keeps_the_idle_timeout(raw_backend, tmp_path):
     """A window of busy polling longer than --idle-timeout does not delay
     it."""
-    b = raw_backend()
-    t = Inetd(["--busy-poll", "1000000", "--idle-timeout", "0.2",
-               f"ws://127.0.0.1:{b.port}"], tmp_path / "w.log")
+    t = busy_tunnel(raw_backend, tmp_path,
+                    ["--busy-poll", "1000000", "--idle-timeout", "0.2"])
     try:
-        c = t.client
-        c.sendall(wslib.upgrade_request())
-        assert read_head(c).status == 101
-        c.sendall(b"tick")
-        assert recv_exact(c, 4, timeout=5) == b"tick"
+        echoed(t.client, b"tick")
         t.wait(1 + SLACK)
     finally:
         t.close()
@@ -547,15 +554,9 @@ def test_busy_poll_keeps_the_idle_timeout(raw_backend, tmp_path):
 
 
 def test_busy_poll_sigterm_while_spinning(raw_backend, tmp_path):
-    b = raw_backend()
-    t = Inetd(["--busy-poll", "1000000", f"ws://127.0.0.1:{b.port}"],
-              tmp_path / "w.log")
+    t = busy_tunnel(raw_backend, tmp_path, ["--busy-poll", "1000000"])
     try:
-        c = t.client
-        c.sendall(wslib.upgrade_request())
-        assert read_head(c).status == 101
-        c.sendall(b"tick")
-        assert recv_exact(c, 4, timeout=5) == b"tick"
+        echoed(t.client, b"tick")
         t0 = time.monotonic()
         t.proc.send_signal(signal.SIGTERM)
         t.wait(5)
