@@ -19,6 +19,8 @@
 
 enum { UP_IN, UP_OUT, DOWN_IN, DOWN_OUT };
 
+#define SPLICE_MIN_PIPE	65536	/* the default pipe of 16 pages */
+
 static volatile sig_atomic_t stop_signal;
 
 static void
@@ -264,26 +266,34 @@ dir_pump(struct relay *r, struct relay_dir *d, const struct pollfd *in,
 	return d->bytes != before || dir_held(d) != had || d->eof != eof;
 }
 
-/* A pipe for each direction when neither side is TLS: splice() then moves
- * the bytes inside the kernel. */
+/*
+ * A pipe for each direction when neither side is TLS: splice() then moves
+ * the bytes inside the kernel.  A pipe smaller than the buffer would take
+ * more calls than the copies it saves: once an unprivileged user's pipes
+ * hold fs.pipe-user-pages-soft pages (16384: some 500 tunnels), the kernel
+ * gives its new pipes 2 pages instead of 16, and the buffer does better.
+ */
 static void
 use_splice(struct relay *r)
 {
 	struct relay_dir *d[2] = { &r->up, &r->down };
-	int i;
+	int i, size;
 
 	if (r->up.src->tls != NULL || r->down.src->tls != NULL)
 		return;
 	for (i = 0; i < 2; i++) {
 		if (pipe2(d[i]->pipe, O_NONBLOCK | O_CLOEXEC) == -1) {
 			d[i]->pipe[0] = d[i]->pipe[1] = -1;
-			return;		/* out of fds: the buffers will do */
+			continue;	/* out of fds: the buffer will do */
 		}
-		int size = fcntl(d[i]->pipe[1], F_GETPIPE_SZ);
-
-		d[i]->pcap = (size > 0 ? (size_t)size : 4096);
+		size = fcntl(d[i]->pipe[1], F_GETPIPE_SZ);
+		if (size < SPLICE_MIN_PIPE) {
+			unsplice(d[i]);
+			continue;
+		}
+		d[i]->pcap = (size_t)size;
+		r->spliced = 1;
 	}
-	r->spliced = 1;
 }
 
 static int64_t

@@ -237,7 +237,7 @@ class Inetd:
     client side in .client.  kind: "tcp" (loopback) or "socketpair"."""
 
     def __init__(self, args, logfile=None, kind="tcp", same_stderr=False,
-                 server_sndbuf=None, client_rcvbuf=None):
+                 server_sndbuf=None, client_rcvbuf=None, prefix=()):
         if kind == "tcp":
             lst = socket.socket()
             lst.bind(("127.0.0.1", 0))
@@ -257,7 +257,7 @@ class Inetd:
             self.client, srv = socket.socketpair()
         if server_sndbuf is not None:   # a fixed size: no autotuning
             srv.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, server_sndbuf)
-        cmd = [wslib.WSTUNNEL]
+        cmd = [*prefix, wslib.WSTUNNEL]
         if logfile is not None:
             cmd += ["--log", str(logfile)]
         cmd += list(args)

@@ -5,6 +5,7 @@ counts, pipe mode, and inetd's fd 0/1/2 on one socket."""
 import asyncio
 import hashlib
 import os
+import shutil
 import random
 import signal
 import socket
@@ -481,6 +482,46 @@ def test_idle_timeout_spares_a_busy_tunnel(raw_backend, tmp_path):
         t.close()
     line = wait_access(t.log)[0]
     assert line["end"] == "client-closed", line
+
+
+# ------------------------------------------------------------ small pipes
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None,
+                    reason="needs root and setpriv (util-linux)")
+@pytest.mark.parametrize("user", ["root", "nobody"])
+def test_small_pipes_fall_back_to_the_buffer(raw_backend, user):
+    """Past fs.pipe-user-pages-soft an unprivileged user's new pipes hold 2
+    pages, not 16; wstunnel then relays through its buffer rather than
+    splice() 8 KiB at a time (root's pipes are never cut: the control)."""
+    b, result, done = stream_backend(raw_backend, MiB)
+    limit = "/proc/sys/fs/pipe-user-pages-soft"
+    saved = open(limit).read()
+    prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    with open(limit, "w") as f:
+        f.write("1")
+    t = None
+    try:
+        t = Inetd(["--log", "stderr", "-v", f"ws://127.0.0.1:{b.port}"],
+                  prefix=prefix if user == "nobody" else ())
+        c = t.client
+        c.sendall(wslib.upgrade_request())
+        assert read_head(c).status == 101
+        up = Sender(c, MiB, shut=True)
+        up.start()
+        count, h = recv_hash(c, timeout=30)
+        up.join(30)
+        assert t.wait(10) == 0
+        err = t.stderr()
+    finally:
+        with open(limit, "w") as f:
+            f.write(saved)
+        if t is not None:
+            t.close()
+    assert done.wait(10)
+    assert result["got"] == (MiB, up.digest()), "client->backend bytes differ"
+    assert (count, h) == result["sent"], "backend->client bytes differ"
+    how = "buffers" if user == "nobody" else "splice()"
+    assert f"relay through {how}: 1048576 bytes up, 1048576 down" in err, err
 
 
 # ------------------------------------------------------------ busy polling
