@@ -1,9 +1,7 @@
 """--balance across the per-connection processes, and failover."""
 import os
 import signal
-import socket
 import subprocess
-import time
 
 import wslib
 

@@ -5,7 +5,6 @@ import base64
 import hashlib
 import os
 import re
-import select
 import socket
 import subprocess
 import threading
