@@ -315,37 +315,35 @@ earliest(int64_t a, int64_t b)
  * A quiet tunnel sleeps as before.  The window ends by the next timer too.
  */
 static int
-busy_wait(struct relay *r, struct pollfd *pfd, int64_t deadline,
+busy_wait(struct pollfd *pfd, int64_t busy_until, int64_t deadline,
     const sigset_t *mask)
 {
 	static const struct timespec zero;
-	int64_t until = r->moved_us + r->busy_us;
 
-	if (deadline != 0 && deadline * 1000 < until)
-		until = deadline * 1000;
-	do {
+	if (deadline != 0 && deadline * 1000 < busy_until)
+		busy_until = deadline * 1000;
+	while (now_us() < busy_until) {
 		int n = ppoll(pfd, 4, &zero, mask);
 
 		if (n != 0)
 			return n;
-	} while (now_us() < until);
+	}
 	return 0;
 }
 
 static int
 relay_wait(struct relay *r, struct pollfd *pfd, int64_t deadline,
-    const sigset_t *mask)
+    int64_t busy_until, const sigset_t *mask)
 {
 	struct timespec ts, *tsp = NULL;
 	int ms = 0;
 
 	if (!dir_readable_now(&r->up) && !dir_readable_now(&r->down)) {
-		if (r->busy_us > 0 && now_us() < r->moved_us + r->busy_us) {
-			int n = busy_wait(r, pfd, deadline, mask);
+		int n = busy_until != 0 ?
+		    busy_wait(pfd, busy_until, deadline, mask) : 0;
 
-			if (n != 0)
-				return n;
-		}
+		if (n != 0)
+			return n;
 		ms = ms_until(deadline);
 	}
 	if (ms >= 0) {
@@ -407,12 +405,14 @@ static void
 relay_loop(struct relay *r, const sigset_t *mask)
 {
 	struct pollfd pfd[4];
-	int64_t idle_at = 0, close_at = 0;
+	int64_t idle_at = 0, close_at = 0, busy_until = 0;
 	const char *closer = NULL;
 	int up, down;
 
 	if (r->idle_ms > 0)
 		idle_at = now_ms() + r->idle_ms;
+	if (r->busy_us > 0)
+		busy_until = now_us() + r->busy_us;
 	for (;;) {
 		if (closer == NULL && (r->up.eof || r->down.eof))
 			closer = r->up.eof ? "client-closed" : "backend-closed";
@@ -422,8 +422,8 @@ relay_loop(struct relay *r, const sigset_t *mask)
 		}
 		dir_poll(&r->up, &pfd[UP_IN], &pfd[UP_OUT]);
 		dir_poll(&r->down, &pfd[DOWN_IN], &pfd[DOWN_OUT]);
-		if (relay_wait(r, pfd, earliest(idle_at, close_at), mask) ==
-		    -1) {
+		if (relay_wait(r, pfd, earliest(idle_at, close_at), busy_until,
+		    mask) == -1) {
 			if (errno != EINTR) {
 				r->end = "poll-error";
 				r->failed = 1;
@@ -446,7 +446,7 @@ relay_loop(struct relay *r, const sigset_t *mask)
 		if (timers(r, up, down, &idle_at, &close_at))
 			return;
 		if (r->busy_us > 0 && (up || down))
-			r->moved_us = now_us();
+			busy_until = now_us() + r->busy_us;
 	}
 }
 

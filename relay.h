@@ -34,7 +34,6 @@ struct relay {
 	int		 spliced;	/* did */
 	int		 busy_us;	/* poll without sleeping this long
 					   after bytes moved; 0: never */
-	int64_t		 moved_us;	/* when they last did */
 	const char	*end;		/* why the session ended */
 	int		 failed;	/* it ended on an I/O error */
 };

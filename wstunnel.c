@@ -243,7 +243,6 @@ tunnel(struct session *s)
 	r->close_ms = s->cfg->close_ms;
 	r->splice = !s->cfg->no_splice;
 	r->busy_us = s->cfg->busy_us;
-	r->moved_us = now_us();
 	relay_run(r);
 	log_msg(LOG_DEBUG, "relay through %s: %llu bytes up, %llu down, %s",
 	    r->spliced ? "splice()" : "buffers",

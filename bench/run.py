@@ -38,8 +38,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (BENCH, BUILD, CC, CFLAGS, PROCS, RESULTS, ROOT,
                     TARGETS, TLS_TARGETS, TLS_WORKLOADS, TRIVIAL, WORKLOADS,
                     WSECHO, WSTUNNEL_VARIANTS, first_line, log, parse_json,
-                    run,
-                    start_wsecho, stop_wsecho)
+                    run, start_wsecho, stop_wsecho)
 from report import render, summarize_all
 from targets import ktls_probe, make_certs, start_targets, tail
 from workloads import (measure_floor, run_idle, run_load, run_phases,
