@@ -23,10 +23,15 @@ HARDENING	+= -fcf-protection
 endif
 LDHARDENING	= -Wl,-z,relro -Wl,-z,now -Wl,-z,noexecstack
 
-BSD_CFLAGS	:= $(shell $(PKG_CONFIG) --cflags libbsd-overlay libmd)
-BSD_LIBS	:= $(shell $(PKG_CONFIG) --libs libbsd-overlay libmd)
-SSL_CFLAGS	:= $(shell $(PKG_CONFIG) --cflags openssl)
-SSL_LIBS	:= $(shell $(PKG_CONFIG) --libs openssl)
+# Asked of pkg-config on first use, not when the Makefile is read: on a
+# machine that lacks the packages, `make deps` (run by `make check` and
+# `make demo`) installs them first, and a plain `make` stops at
+# build-check with their names rather than at a compiler error.
+lazy		= $(eval $(1) := $$(shell $(2)))$($(1))
+BSD_CFLAGS	= $(call lazy,BSD_CFLAGS,$(PKG_CONFIG) --cflags libbsd-overlay libmd)
+BSD_LIBS	= $(call lazy,BSD_LIBS,$(PKG_CONFIG) --libs libbsd-overlay libmd)
+SSL_CFLAGS	= $(call lazy,SSL_CFLAGS,$(PKG_CONFIG) --cflags openssl)
+SSL_LIBS	= $(call lazy,SSL_LIBS,$(PKG_CONFIG) --libs openssl)
 
 # make ... SANITIZE=1: AddressSanitizer and UndefinedBehaviorSanitizer
 ifeq ($(SANITIZE),1)
@@ -78,8 +83,9 @@ all: wstunnel $(MODULE)
 wstunnel: $(OBJS) .build-flags
 	$(CC) -pie $(LDHARDENING) $(LDFLAGS) -o $@ $(OBJS) $(LIBS)
 
-# objects are rebuilt whenever the compiler or its flags change
-.build-flags: FORCE
+# objects are rebuilt whenever the compiler or its flags change; before
+# anything is compiled, the build's Debian packages must be there
+.build-flags: build-check
 	@echo '$(CC) $(ALL_CFLAGS) $(LDFLAGS) $(LIBS) $(MODULEDIR)' | cmp -s - $@ \
 	    || echo '$(CC) $(ALL_CFLAGS) $(LDFLAGS) $(LIBS) $(MODULEDIR)' > $@
 
@@ -99,6 +105,9 @@ tests/unit/%: tests/unit/%.c tests/unit/t.h $(PURE)
 # Debian packages the build, the tests and the demo need
 deps:
 	@sh scripts/deps
+
+build-check:
+	@sh scripts/deps --build-check
 
 unit: $(UNIT_TESTS)
 	@fail=0; for t in $(UNIT_TESTS); do ./$$t || fail=1; done; exit $$fail
@@ -129,7 +138,8 @@ check: deps
 	$(MAKE) unit
 	$(MAKE) integration
 
-demo: deps all
+demo: deps
+	$(MAKE) all
 	$(PYTHON) scripts/demo.py
 
 install: all
@@ -154,5 +164,5 @@ include tests/soak.mk
 
 FORCE:
 
-.PHONY: all deps unit integration lint check demo install clean clean-objs \
+.PHONY: all deps build-check unit integration lint check demo install clean clean-objs \
 	valgrind
