@@ -40,7 +40,7 @@ build_request(struct session *s, char **out)
 
 	if ((mapped = malloc(msize)) == NULL)
 		return -1;
-	n = route_map(s->route->prefix, s->route->prefix_len, b->path,
+	n = route_map(s->route->path, s->route->path_len, b->path,
 	    strlen(b->path), s->target, s->target_len, mapped, msize);
 	fw.target = mapped;
 	fw.target_len = n > 0 ? (size_t)n : 0;

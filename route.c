@@ -231,6 +231,7 @@ route_parse(const char *arg, struct route *r, char *msg, size_t msgsize)
 		return msg;
 	}
 	r->path[plen] = '\0';
+	r->path_len = plen;
 	for (r->prefix_len = plen; r->prefix_len > 0 &&
 	    r->path[r->prefix_len - 1] == '/'; r->prefix_len--)
 		;
@@ -358,16 +359,22 @@ put(char *out, size_t size, size_t *o, const char *s, size_t n)
 }
 
 ssize_t
-route_map(const char *prefix, size_t plen, const char *bpath, size_t blen,
+route_map(const char *rpath, size_t rplen, const char *bpath, size_t blen,
     const char *target, size_t len, char *out, size_t size)
 {
-	const char *rest = target + plen, *end = target + len, *q;
-	size_t o = 0, rlen;
+	const char *rest, *end = target + len, *q;
+	size_t plen = rplen, o = 0, rlen;
 
-	if (!under(prefix, plen, target, len))
+	while (plen > 0 && rpath[plen - 1] == '/')
+		plen--;
+	if (!under(rpath, plen, target, len))
 		return -1;
-	if ((q = memchr(rest, '?', end - rest)) == NULL)
+	if ((q = memchr(target, '?', len)) == NULL)
 		q = end;
+	/* exactly the route's PATH goes to exactly the backend path: with a
+	 * bare URL ws://h/ws, "/" is "/ws", never "/ws/" (SPEC.md) */
+	rest = (size_t)(q - target) == rplen &&
+	    memcmp(target, rpath, rplen) == 0 ? q : target + plen;
 	rlen = q - rest;
 	if (rlen > 0 && blen > 0 && bpath[blen - 1] == '/')
 		blen--;		/* one slash between backend path and rest */

@@ -34,7 +34,8 @@ struct backend {
 };
 
 struct route {
-	char		*path;		/* as written */
+	char		*path;		/* as written, normalised */
+	size_t		 path_len;
 	char		*prefix;	/* path without trailing slashes */
 	size_t		 prefix_len;
 	struct backend	*backends;
@@ -66,11 +67,12 @@ int	route_match(const struct route *r, size_t n, const char *target,
 const char *route_normalize(const char *target, size_t len, char *out,
 	    size_t *outlen);
 
-/* The backend request-target for target under a route prefix and a backend
- * path; its length, or -1 when out is too small. */
-ssize_t	route_map(const char *prefix, size_t prefix_len, const char *bpath,
-	    size_t bpath_len, const char *target, size_t len, char *out,
-	    size_t size);
+/* The backend request-target for target under a route's path (as written:
+ * "/" for a bare URL) and a backend path; its length, or -1 when out is too
+ * small. */
+ssize_t	route_map(const char *route_path, size_t route_path_len,
+	    const char *bpath, size_t bpath_len, const char *target, size_t len,
+	    char *out, size_t size);
 
 /* The inverse, for Location: a backend path under bpath mapped back under the
  * route prefix; its length, 0 when path is not under bpath, -1 when out is

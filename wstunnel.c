@@ -320,6 +320,17 @@ usage_error(const char *why, int stderr_ok)
 	return 64;	/* EX_USAGE */
 }
 
+/* --check's verdict goes where nginx -t puts it: stderr and the log, never
+ * fd 1, which may be a client connection. */
+static int
+check_ok(int stderr_ok)
+{
+	if (stderr_ok && !log_to_stderr())
+		fprintf(stderr, "wstunnel: configuration OK\n");
+	log_msg(LOG_INFO, "configuration OK");
+	return 0;
+}
+
 /* OpenSSL is loaded only for a configuration that uses it. */
 static const char *
 tls_setup(struct session *s, const struct config *cfg, char *msg,
@@ -382,10 +393,8 @@ main(int argc, char *argv[])
 		why = state_open(cfg.state, msg, sizeof(msg));
 	if (why != NULL)
 		return usage_error(why, stderr_ok);
-	if (cfg.check) {
-		printf("wstunnel: configuration OK\n");
-		return 0;
-	}
+	if (cfg.check)
+		return check_ok(stderr_ok);
 	setproctitle_init(argc, argv, environ);
 	return session_run(&s);
 }

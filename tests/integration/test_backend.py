@@ -151,6 +151,12 @@ MAPPINGS = [
     ("ws://127.0.0.1:{p}", "/chat?a=b", "/chat?a=b"),
     ("ws://127.0.0.1:{p}", "/", "/"),
     ("ws://127.0.0.1:{p}", "/a/b/c", "/a/b/c"),
+    # a bare URL is the route "/": exactly "/" is exactly the backend path
+    ("ws://127.0.0.1:{p}/ws", "/", "/ws"),
+    ("ws://127.0.0.1:{p}/ws", "/?q=1", "/ws?q=1"),
+    ("ws://127.0.0.1:{p}/ws", "/x", "/ws/x"),
+    ("ws://127.0.0.1:{p}/ws", "/x/?q", "/ws/x/?q"),
+    ("/=ws://127.0.0.1:{p}/ws", "/", "/ws"),
 ]
 
 

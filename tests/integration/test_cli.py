@@ -146,11 +146,81 @@ def test_check_good_configuration(raw_backend, tmp_path):
         os.close(r)
         os.close(w)
     assert code == 0, err
-    assert err == ""
+    assert out == b"" and err == "wstunnel: configuration OK\n"
     assert left == pending, "--check read from fd 0"
     time.sleep(0.2)
     assert b.connections == 0, "--check contacted the backend"
     assert access_lines_of(file_reader(log)()) == []
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    import helpers_tls
+    return helpers_tls.make_pki(tmp_path_factory.mktemp("pki"))
+
+
+CHECKED = {
+    "bare": lambda p, d: ["ws://127.0.0.1:1/ws"],
+    "routes": lambda p, d: ["/a=ws://127.0.0.1:1/x", "/b=ws://[::1]:2",
+                            "/c=ws://unix:/nonexistent.sock:/x"],
+    "access": lambda p, d: ["--allow", "127.0.0.0/8", "--deny", "10.0.0.0/8",
+                            "--origin", "https://*.example.com",
+                            "ws://127.0.0.1:1"],
+    "balance": lambda p, d: ["--balance", "roundrobin", "--state",
+                             str(d / "state"),
+                             "ws://127.0.0.1:1,ws://127.0.0.1:2"],
+    "proxy-protocol": lambda p, d: ["--proxy-protocol", "ws://127.0.0.1:1"],
+    "timeouts": lambda p, d: ["--idle-timeout", "30", "--close-timeout", "1",
+                              "--handshake-timeout", "2",
+                              "--connect-timeout", "2", "ws://127.0.0.1:1"],
+    "tls-client-side": lambda p, d: ["--tls-cert", p.server[0], "--tls-key",
+                                     p.server[1], "ws://127.0.0.1:1"],
+    "tls-backend": lambda p, d: ["--backend-ca", p.ca, "--backend-cert",
+                                 p.client[0], "--backend-key", p.client[1],
+                                 "wss://localhost:1/ws"],
+    "verbose": lambda p, d: ["-v", "ws://127.0.0.1:1"],
+}
+
+
+@pytest.mark.parametrize("kind", CHECKED)
+@pytest.mark.parametrize("log", ["file", "stderr", "syslog"])
+def test_check_writes_nothing_to_fd1(pki, tmp_path, kind, log):
+    """SPEC.md: --check writes nothing to fd 1, its verdict goes to stderr
+    (and the log), as nginx -t does."""
+    logfile = tmp_path / "w.log"
+    dest = {"file": str(logfile), "stderr": "stderr", "syslog": "syslog"}[log]
+    code, out, err = run(["--check", "--log", dest,
+                          *CHECKED[kind](pki, tmp_path)], timeout=5)
+    assert code == 0, err
+    assert out == b"", f"--check wrote {out!r} to fd 1"
+    assert len(err.splitlines()) == 1 and "configuration OK" in err, err
+    if log == "file":
+        assert "configuration OK" in logfile.read_text()
+
+
+@pytest.mark.parametrize("bad", [["--allow", "1.2.3.4/40", "ws://h"],
+                                 ["--tls-cert", "/nonexistent", "--tls-key",
+                                  "/nonexistent", "ws://h"],
+                                 ["ws:/h"]])
+def test_check_refusal_writes_nothing_to_fd1(bad):
+    code, out, err = run(["--check", *bad], timeout=5)
+    assert code == 64 and out == b"", (out, err)
+    assert len(err.splitlines()) == 1, err
+
+
+def test_check_with_fd_0_1_2_one_socket_sends_the_peer_nothing():
+    """inetd style: the client on fd 0, 1 and 2.  Neither the verdict nor
+    anything else may reach it."""
+    a, b = socket.socketpair()
+    try:
+        p = subprocess.run([wslib.WSTUNNEL, "--check", "ws://127.0.0.1:1"],
+                           stdin=b, stdout=b, stderr=b, timeout=5)
+        b.close()
+        a.settimeout(2)
+        assert p.returncode == 0
+        assert a.recv(4096) == b"", "--check wrote to the client"
+    finally:
+        a.close()
 
 
 def test_check_unix_backend_need_not_exist():

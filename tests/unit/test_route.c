@@ -370,12 +370,27 @@ static const struct map_case map_cases[] = {
 	{ "/gateone/ws", "", "/gateone/ws?x=1", "/?x=1" },
 	{ "/gateone/ws", "/", "/gateone/ws/a", "/a" },
 	{ "/gateone/ws", "/", "/gateone/ws", "/" },
-	/* the route "/" */
-	{ "", "", "/a/b?c", "/a/b?c" },
-	{ "", "", "/", "/" },
-	{ "", "/ws", "/a", "/ws/a" },
-	{ "", "/ws", "/a?b", "/ws/a?b" },
-	{ "", "/", "/a", "/a" },
+	/* the route "/", a bare URL: exactly "/" is exactly the backend path */
+	{ "/", "", "/a/b?c", "/a/b?c" },
+	{ "/", "", "/", "/" },
+	{ "/", "", "/?q=1", "/?q=1" },
+	{ "/", "/ws", "/", "/ws" },
+	{ "/", "/ws", "/?q=1", "/ws?q=1" },
+	{ "/", "/ws", "/x", "/ws/x" },
+	{ "/", "/ws", "/a", "/ws/a" },
+	{ "/", "/ws", "/a?b", "/ws/a?b" },
+	{ "/", "/ws", "/a/", "/ws/a/" },
+	{ "/", "/ws", "/?next=/x/", "/ws?next=/x/" },
+	{ "/", "/ws/", "/", "/ws/" },
+	{ "/", "/ws/", "/x", "/ws/x" },
+	{ "/", "/", "/a", "/a" },
+	{ "/", "/", "/", "/" },
+	/* a route written with a trailing slash: that path exactly is the
+	 * backend path, the path without the slash too */
+	{ "/app/", "/ws", "/app/", "/ws" },
+	{ "/app/", "/ws", "/app/?q", "/ws?q" },
+	{ "/app/", "/ws", "/app", "/ws" },
+	{ "/app/", "/ws", "/app/x", "/ws/x" },
 	/* not under the prefix */
 	{ "/app", "/b", "/apple", NULL },
 	{ "/app", "/b", "/ap", NULL },
@@ -496,15 +511,21 @@ test_route_unmap(void)
 		char back[256];
 		ssize_t m;
 
-		if (c->want == NULL || strcmp(c->prefix, "/gateone/ws") != 0 ||
-		    strcmp(c->bpath, "/ws") != 0)
+		size_t plen = strlen(c->prefix);
+
+		/* the SPEC.md routes */
+		if (c->want == NULL || strcmp(c->bpath, "/ws") != 0 ||
+		    (strcmp(c->prefix, "/gateone/ws") != 0 &&
+		    strcmp(c->prefix, "/") != 0))
 			continue;
-		n = route_map(c->prefix, strlen(c->prefix), c->bpath,
+		n = route_map(c->prefix, plen, c->bpath,
 		    strlen(c->bpath), c->target, strlen(c->target), out,
 		    sizeof(out));
 		if (n <= 0)
 			continue;
-		m = route_unmap(c->prefix, strlen(c->prefix), c->bpath,
+		if (strcmp(c->prefix, "/") == 0)
+			plen = 0;	/* the route's prefix, its slash cut */
+		m = route_unmap(c->prefix, plen, c->bpath,
 		    strlen(c->bpath), out, (size_t)n, back, sizeof(back));
 		CHECK_MEM(back, m > 0 ? (size_t)m : 0, c->target,
 		    "unmap(map(%s))", c->target);
