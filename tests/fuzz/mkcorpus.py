@@ -428,6 +428,50 @@ PROXY = {
 }
 
 
+# ---------------------------------------------------------------- frames
+# The first byte: bit 0 from the client, bit 1 permessage-deflate, bits 2-7
+# the message limit (0: none); then the frames (fuzz_frame.c).
+MASK = b"\x37\xfa\x21\x3d"
+
+
+def fr(op, payload=b"", fin=True, masked=False, rsv=0):
+    n = len(payload)
+    head = bytes([(0x80 if fin else 0) | rsv << 4 | op])
+    m = 0x80 if masked else 0
+    if n < 126:
+        head += bytes([m | n])
+    elif n < 65536:
+        head += bytes([m | 126]) + struct.pack("!H", n)
+    else:
+        head += bytes([m | 127]) + struct.pack("!Q", n)
+    if masked:
+        payload = bytes(b ^ MASK[i % 4] for i, b in enumerate(payload))
+        head += MASK
+    return head + payload
+
+
+FRAMES = {
+    "server-text.bin": b"\x00" + fr(1, b"hello"),
+    "client-text.bin": b"\x01" + fr(1, b"hello", masked=True),
+    "client-unmasked.bin": b"\x01" + fr(1, b"hello"),
+    "server-masked.bin": b"\x00" + fr(1, b"hello", masked=True),
+    "fragments-ping.bin": b"\x00" + fr(1, b"ab", fin=False) + fr(9, b"p") +
+                          fr(0, b"cd", fin=False) + fr(0, b"e"),
+    "close-1000.bin": b"\x00" + fr(8, b"\x03\xe8bye"),
+    "close-masked.bin": b"\x01" + fr(8, b"\x03\xe9away", masked=True),
+    "close-one-byte.bin": b"\x00" + fr(8, b"\x03"),
+    "len16.bin": b"\x00" + fr(2, bytes(300)),
+    "len64.bin": b"\x00" + fr(2, bytes(70000))[:20],
+    "deflate.bin": b"\x02" + fr(1, b"xx", rsv=4),
+    "rsv1-undeclared.bin": b"\x00" + fr(1, b"xx", rsv=4),
+    "limit-8.bin": bytes([8 << 2]) + fr(2, b"1234", fin=False) +
+                   fr(0, b"56789"),
+    "long-ping.bin": b"\x00" + fr(9, bytes(126)),
+    "not-shortest.bin": b"\x00\x82\x7e\x00\x05hello",
+    "top-bit.bin": b"\x00\x82\x7f\x80" + bytes(7),
+}
+
+
 def main():
     for name, data in REQUESTS.items():
         write("request", name, data)
@@ -437,6 +481,8 @@ def main():
         write("url", name, data)
     for name, data in PROXY.items():
         write("proxy", name, data)
+    for name, data in FRAMES.items():
+        write("frame", name, data)
 
 
 if __name__ == "__main__":
