@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "negotiate.h"
 #include "rewrite.h"
 #include "route.h"
 #include "session.h"
@@ -98,6 +99,9 @@ open_tunnel(struct session *s)
 	ssize_t n;
 
 	why = http_check_switch(&s->res, s->ws.key, s->ws.key_len);
+	if (why == NULL)
+		why = negotiate_check(s->req.fields, s->req.nfields,
+		    s->res.fields, s->res.nfields);
 	if (why != NULL) {
 		log_msg(LOG_WARNING, "backend %s: %s: no tunnel", s->bend->url,
 		    why);

@@ -256,7 +256,7 @@ def switch_101(conn, head, rest, then_echo=True, extra=b""):
 class EchoBackend:
     """python3-websockets echo server in its own process."""
 
-    def __init__(self, where=None, greeting=None, tls=None):
+    def __init__(self, where=None, greeting=None, tls=None, deflate=False):
         self.port = None
         if where is None:
             self.port = free_port()
@@ -266,6 +266,8 @@ class EchoBackend:
             args += ["--greeting", greeting]
         if tls is not None:
             args += ["--tls", *tls]
+        if deflate:
+            args += ["--deflate"]
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL, text=True)
         line = self.proc.stdout.readline()

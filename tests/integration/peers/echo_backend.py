@@ -1,10 +1,12 @@
 """A python3-websockets echo backend for the tests.
 
 usage: echo_backend.py PORT|unix:PATH [--greeting TEXT] [--tls CERT KEY]
+                       [--deflate]
 
 Prints "ready" on stdout once it listens.  Every message is sent back; with
 --greeting, TEXT is sent first on each new connection.  The request path and
-headers of each connection are printed as one JSON line on stdout.
+headers of each connection are printed as one JSON line on stdout.  With
+--deflate it accepts permessage-deflate when a client offers it.
 """
 import asyncio
 import json
@@ -24,7 +26,8 @@ async def handler(ws, path=None):
 
 async def main():
     where = sys.argv[1]
-    kwargs = {"max_size": None, "compression": None}
+    kwargs = {"max_size": None,
+              "compression": "deflate" if "--deflate" in sys.argv else None}
     if "--tls" in sys.argv:
         i = sys.argv.index("--tls")
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
