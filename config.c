@@ -12,7 +12,8 @@ enum {
 	OPT_ALLOW, OPT_DENY, OPT_TLS_CERT, OPT_TLS_KEY, OPT_TLS_CLIENT_CA,
 	OPT_BACKEND_CA, OPT_BACKEND_INSECURE, OPT_BACKEND_CERT,
 	OPT_BACKEND_KEY, OPT_BACKEND_SNI, OPT_BALANCE, OPT_STATE,
-	OPT_PROXY_PROTOCOL, OPT_LOG, OPT_CHECK, OPT_NO_SPLICE, OPT_BUSY_POLL, OPT_VERSION
+	OPT_PROXY_PROTOCOL, OPT_LOG, OPT_CHECK, OPT_NO_SPLICE, OPT_BUSY_POLL, OPT_VERSION,
+	OPT_WS_PING, OPT_WS_PONG_TIMEOUT, OPT_MAX_MESSAGE_BYTES
 };
 
 static const struct option options[] = {
@@ -41,6 +42,9 @@ static const struct option options[] = {
 	{ "check", no_argument, NULL, OPT_CHECK },
 	{ "no-splice", no_argument, NULL, OPT_NO_SPLICE },
 	{ "busy-poll", required_argument, NULL, OPT_BUSY_POLL },
+	{ "ws-ping", required_argument, NULL, OPT_WS_PING },
+	{ "ws-pong-timeout", required_argument, NULL, OPT_WS_PONG_TIMEOUT },
+	{ "max-message-bytes", required_argument, NULL, OPT_MAX_MESSAGE_BYTES },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 }
@@ -88,6 +92,9 @@ config_usage(void)
 	    "  --no-splice             relay through buffers, never splice()\n"
 	    "  --busy-poll US          poll without sleeping US microseconds\n"
 	    "                          after a tunnel moved bytes (0: never)\n"
+	    "  --ws-ping S             Ping a side quiet for S seconds\n"
+	    "  --ws-pong-timeout S     a side that does not answer is dead (10)\n"
+	    "  --max-message-bytes N   end the session on a larger message\n"
 	    "  -v, --verbose           log more\n"
 	    "  --check                 check the configuration and exit\n"
 	    "  --help, --version\n");
@@ -164,6 +171,23 @@ add_origin(struct config *cfg, const char *arg)
 	return origin_parse(arg, strlen(arg), &cfg->origins[cfg->norigins - 1]);
 }
 
+/* The options that make the relay follow the WebSocket's frames. */
+static const char *
+set_ws_option(struct config *cfg, int opt, const char *arg)
+{
+	const char *errstr = NULL;
+
+	cfg->ws_track = 1;
+	switch (opt) {
+	case OPT_WS_PING:
+		return parse_seconds(arg, 1, 86400000, &cfg->ws_ping_ms);
+	case OPT_WS_PONG_TIMEOUT:
+		return parse_seconds(arg, 1, 3600000, &cfg->ws_pong_ms);
+	}
+	cfg->max_message = (uint64_t)strtonum(arg, 1, INT64_MAX, &errstr);
+	return errstr != NULL ? "not a number of bytes from 1" : NULL;
+}
+
 static const char *
 set_option(struct config *cfg, int opt, const char *arg)
 {
@@ -211,6 +235,10 @@ set_option(struct config *cfg, int opt, const char *arg)
 		cfg->busy_us = (int)strtonum(arg, 0, 1000000, &errstr);
 		return errstr != NULL ? "not a number of microseconds from 0 "
 		    "to 1000000" : NULL;
+	case OPT_WS_PING:
+	case OPT_WS_PONG_TIMEOUT:
+	case OPT_MAX_MESSAGE_BYTES:
+		return set_ws_option(cfg, opt, arg);
 	case OPT_BALANCE:
 		if ((b = balance_parse(arg)) == -1)
 			return "expected first, random, roundrobin, leastconn "
@@ -308,6 +336,7 @@ config_parse(int argc, char *argv[], struct config *cfg, char *msg,
 	cfg->handshake_ms = 10000;
 	cfg->connect_ms = 5000;
 	cfg->close_ms = 5000;
+	cfg->ws_pong_ms = 10000;
 	cfg->max_head = 16384;
 	cfg->balance = BALANCE_RANDOM;
 	opterr = 0;	/* fd 2 may be the client: messages are ours */

@@ -3,6 +3,7 @@
 #define CONFIG_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "access.h"
 #include "balance.h"
@@ -29,6 +30,10 @@ struct config {
 	int		 check, help, version;
 	int		 no_splice;
 	int		 busy_us;	/* --busy-poll */
+	int		 ws_ping_ms;	/* --ws-ping */
+	int		 ws_pong_ms;	/* --ws-pong-timeout */
+	uint64_t	 max_message;	/* --max-message-bytes, 0: any */
+	int		 ws_track;	/* any of the three: follow frames */
 	int		 backend_tls;	/* some backend is wss:// */
 };
 

@@ -59,6 +59,14 @@ dir_has_room(const struct relay_dir *d)
 	    d->len < d->size;
 }
 
+/* Whether there is something to write now: with frame tracking, not a
+ * header or control frame still incomplete. */
+static int
+dir_ready(const struct relay_dir *d)
+{
+	return d->ws != NULL ? ws_ready(d) : dir_held(d) > 0;
+}
+
 static int
 dir_done(const struct relay_dir *d)
 {
@@ -91,7 +99,7 @@ dir_poll(const struct relay_dir *d, struct pollfd *in, struct pollfd *out)
 		watch(in, d->src, d->rwant);
 	else if (!d->eof && !d->hup)
 		in->fd = d->src->rfd;
-	if (dir_held(d) > 0 || (d->eof && !d->shut))
+	if (dir_ready(d) || (d->eof && !d->shut))
 		watch(out, d->dst, d->wwant);
 }
 
@@ -169,9 +177,11 @@ dir_fill(struct relay_dir *d)
 		if (n > 0)
 			d->len += (size_t)n;
 	}
-	if (n > 0)
+	if (n > 0) {
 		d->rwant = CONN_WANT_READ;
-	else if (n == 0)
+		if (d->ws != NULL)
+			ws_heard(d);
+	} else if (n == 0)
 		d->eof = 1;
 	else if (n == CONN_ERR)
 		return -1;
@@ -209,7 +219,9 @@ dir_write(struct relay_dir *d)
 static int
 dir_drain(struct relay_dir *d)
 {
-	while (dir_held(d) > 0) {
+	if (d->ws != NULL && ws_drain(d) == -1)
+		return -1;
+	while (d->ws == NULL && dir_held(d) > 0) {
 		ssize_t n = dir_write(d);
 
 		if (n == CONN_ERR || n == 0)
@@ -221,7 +233,7 @@ dir_drain(struct relay_dir *d)
 		d->bytes += (uint64_t)n;
 		d->wwant = CONN_WANT_WRITE;
 	}
-	if (d->eof && !d->shut) {
+	if (d->eof && !d->shut && dir_held(d) == 0) {
 		int r = conn_shutdown(d->dst);
 
 		if (r == CONN_ERR)
@@ -232,6 +244,16 @@ dir_drain(struct relay_dir *d)
 			d->wwant = r;
 	}
 	return 0;
+}
+
+/* Why a drain that failed ends the session. */
+static const char *
+drain_end(const struct relay_dir *d, const char *dst_error)
+{
+	if (d->ws != NULL && d->ws->failed)
+		return d->ws->code == FRAME_TOO_BIG ? "message-too-big" :
+		    "protocol-error";
+	return dst_error;
 }
 
 /*
@@ -260,7 +282,7 @@ dir_pump(struct relay *r, struct relay_dir *d, const struct pollfd *in,
 	}
 	if ((out->revents != 0 || dir_held(d) > had || d->eof != eof) &&
 	    dir_drain(d) == -1) {
-		r->end = dst_error;
+		r->end = drain_end(d, dst_error);
 		return -1;
 	}
 	return d->bytes != before || dir_held(d) != had || d->eof != eof;
@@ -405,7 +427,7 @@ static void
 relay_loop(struct relay *r, const sigset_t *mask)
 {
 	struct pollfd pfd[4];
-	int64_t idle_at = 0, close_at = 0, busy_until = 0;
+	int64_t idle_at = 0, close_at = 0, busy_until = 0, ws_at = 0;
 	const char *closer = NULL;
 	int up, down;
 
@@ -420,10 +442,12 @@ relay_loop(struct relay *r, const sigset_t *mask)
 			r->end = closer;
 			return;
 		}
+		if (r->ws != NULL && ws_tick(r, &ws_at))
+			return;
 		dir_poll(&r->up, &pfd[UP_IN], &pfd[UP_OUT]);
 		dir_poll(&r->down, &pfd[DOWN_IN], &pfd[DOWN_OUT]);
-		if (relay_wait(r, pfd, earliest(idle_at, close_at), busy_until,
-		    mask) == -1) {
+		if (relay_wait(r, pfd, earliest(earliest(idle_at, close_at),
+		    ws_at), busy_until, mask) == -1) {
 			if (errno != EINTR) {
 				r->end = "poll-error";
 				r->failed = 1;
@@ -457,14 +481,22 @@ relay_run(struct relay *r)
 
 	catch_signals(&mask);
 	r->end = NULL;
-	if (r->splice)
+	if (r->ws != NULL) {
+		r->up.ws = &r->ws->up;
+		r->down.ws = &r->ws->down;
+	} else if (r->splice)
 		use_splice(r);
 	/* bytes that came with the heads are delivered first */
-	if (dir_drain(&r->up) == -1 || dir_drain(&r->down) == -1) {
-		r->end = (r->up.len > 0 ? "backend-error" : "client-error");
+	if (dir_drain(&r->up) == -1) {
+		r->end = drain_end(&r->up, "backend-error");
+		r->failed = 1;
+	} else if (dir_drain(&r->down) == -1) {
+		r->end = drain_end(&r->down, "client-error");
 		r->failed = 1;
 	} else
 		relay_loop(r, &mask);
+	if (r->ws != NULL && r->end != NULL)
+		ws_goodbye(r);
 	if (r->up.pipe[0] != -1)
 		unsplice(&r->up);
 	if (r->down.pipe[0] != -1)

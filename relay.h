@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "conn.h"
+#include "wsrelay.h"
 
 struct relay_dir {
 	struct conn	*src, *dst;
@@ -23,6 +24,7 @@ struct relay_dir {
 	int		 pipe[2];		/* splice(): -1 when buffered */
 	size_t		 plen, pcap;		/* bytes in the pipe, its size */
 	int		 pfull;			/* the pipe took no more */
+	struct ws_dir	*ws;			/* frame tracking, or NULL */
 };
 
 struct relay {
@@ -34,6 +36,7 @@ struct relay {
 	int		 spliced;	/* did */
 	int		 busy_us;	/* poll without sleeping this long
 					   after bytes moved; 0: never */
+	struct ws_tunnel *ws;		/* frame tracking, or NULL */
 	const char	*end;		/* why the session ended */
 	int		 failed;	/* it ended on an I/O error */
 };

@@ -48,6 +48,7 @@ struct session {
 	const char	*why;		/* the detail, for the log */
 	int		 failed;
 	uint64_t	 upbytes, downbytes;
+	char		 wsinfo[384];	/* frame tracking's, for the log */
 };
 
 /* Records how a session ends before a tunnel; returns -1 for the phases. */

@@ -30,6 +30,7 @@
 #include "dial.h"
 #include "http.h"
 #include "log.h"
+#include "negotiate.h"
 #include "proxy.h"
 #include "relay.h"
 #include "rewrite.h"
@@ -234,6 +235,7 @@ static void
 tunnel(struct session *s)
 {
 	struct relay *r = &s->relay;
+	struct ws_tunnel ws;
 
 	relay_dir_init(&r->up, &s->client, &s->backend, s->up, s->bufsize,
 	    s->head_len, s->uplen - s->head_len);
@@ -243,7 +245,16 @@ tunnel(struct session *s)
 	r->close_ms = s->cfg->close_ms;
 	r->splice = !s->cfg->no_splice;
 	r->busy_us = s->cfg->busy_us;
+	r->ws = NULL;
+	if (s->cfg->ws_track) {
+		ws_tunnel_init(&ws, negotiate_deflate(s->res.fields,
+		    s->res.nfields), s->cfg->max_message, s->cfg->ws_ping_ms,
+		    s->cfg->ws_pong_ms);
+		r->ws = &ws;
+	}
 	relay_run(r);
+	if (r->ws != NULL)
+		ws_summary(r->ws, s->wsinfo, sizeof(s->wsinfo));
 	log_msg(LOG_DEBUG, "relay through %s: %llu bytes up, %llu down, %s",
 	    r->spliced ? "splice()" : "buffers",
 	    (unsigned long long)r->up.bytes, (unsigned long long)r->down.bytes,

@@ -256,7 +256,8 @@ def switch_101(conn, head, rest, then_echo=True, extra=b""):
 class EchoBackend:
     """python3-websockets echo server in its own process."""
 
-    def __init__(self, where=None, greeting=None, tls=None, deflate=False):
+    def __init__(self, where=None, greeting=None, tls=None, deflate=False,
+                 report_close=False):
         self.port = None
         if where is None:
             self.port = free_port()
@@ -268,6 +269,8 @@ class EchoBackend:
             args += ["--tls", *tls]
         if deflate:
             args += ["--deflate"]
+        if report_close:
+            args += ["--report-close"]
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL, text=True)
         line = self.proc.stdout.readline()

@@ -1,12 +1,14 @@
 """A python3-websockets echo backend for the tests.
 
 usage: echo_backend.py PORT|unix:PATH [--greeting TEXT] [--tls CERT KEY]
-                       [--deflate]
+                       [--deflate] [--report-close]
 
 Prints "ready" on stdout once it listens.  Every message is sent back; with
 --greeting, TEXT is sent first on each new connection.  The request path and
 headers of each connection are printed as one JSON line on stdout.  With
---deflate it accepts permessage-deflate when a client offers it.
+--deflate it accepts permessage-deflate when a client offers it; with
+--report-close, the close code and reason each connection ended with are
+printed as one more JSON line.
 """
 import asyncio
 import json
@@ -20,8 +22,13 @@ async def handler(ws, path=None):
     print(json.dumps({"path": ws.path, "headers": list(ws.request_headers.raw_items())}), flush=True)
     if GREETING is not None:
         await ws.send(GREETING)
-    async for message in ws:
-        await ws.send(message)
+    try:
+        async for message in ws:
+            await ws.send(message)
+    finally:
+        if REPORT_CLOSE:
+            print(json.dumps({"close": ws.close_code,
+                              "reason": ws.close_reason}), flush=True)
 
 
 async def main():
@@ -43,6 +50,7 @@ async def main():
 
 
 GREETING = None
+REPORT_CLOSE = "--report-close" in sys.argv
 if "--greeting" in sys.argv:
     GREETING = sys.argv[sys.argv.index("--greeting") + 1]
 asyncio.run(main())
