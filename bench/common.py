@@ -26,11 +26,14 @@ CFLAGS = ["-std=c11", "-D_GNU_SOURCE", "-O2", "-Wall", "-Wextra", "-Werror"]
 WORKLOADS = ["startup", "idle", "pingpong", "echo", "download", "upload",
              "upgrades"]
 TARGETS = ["direct", "wstunnel", "wstunnel-nosplice", "wstunnel-busypoll",
+           "wstunnel-wsping",
            "socat", "nginx", "haproxy", "apache2", "wstunnel-tls",
            "nginx-tls", "haproxy-tls", "apache2-tls"]
 # the plain wstunnel targets: the options each adds
 WSTUNNEL_VARIANTS = {"wstunnel": [], "wstunnel-nosplice": ["--no-splice"],
-                     "wstunnel-busypoll": ["--busy-poll", "200"]}
+                     "wstunnel-busypoll": ["--busy-poll", "200"],
+                     # frame tracking on, through buffers, Pings every 30 s
+                     "wstunnel-wsping": ["--ws-ping", "30"]}
 SSA_TARGETS = tuple(WSTUNNEL_VARIANTS) + ("socat", "wstunnel-tls")
 DAEMONS = ("nginx", "haproxy", "apache2", "nginx-tls", "haproxy-tls",
            "apache2-tls")
