@@ -1,0 +1,172 @@
+"""Helpers of the deployment tests: the shipped files with their ports and
+paths substituted, one WebSocket echo through a super-server, and what a
+finished session must not leave behind."""
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import wslib
+
+ROOT = wslib.ROOT
+REPORTS = Path(os.environ.get("WSTUNNEL_REPORTS", ROOT / "tests" / "reports"))
+# where scripts/deps --deploy unpacks xinetd, which conflicts with the
+# installed openbsd-inetd (both provide inet-superserver)
+XINETD_UNPACKED = "/var/lib/wstunnel-deps/xinetd/usr/sbin/xinetd"
+
+TCP_STATES = {"01": "ESTABLISHED", "02": "SYN_SENT", "03": "SYN_RECV",
+              "04": "FIN_WAIT1", "05": "FIN_WAIT2", "06": "TIME_WAIT",
+              "07": "CLOSE", "08": "CLOSE_WAIT", "09": "LAST_ACK",
+              "0A": "LISTEN", "0B": "CLOSING"}
+
+
+def public_copy():
+    """wstunnel and its TLS module copied into a fresh directory that any
+    user may enter: inetd and xinetd run it as nobody, and the checkout
+    may be under a directory only root can read (/root).  Returns the
+    directory; the caller removes it."""
+    d = tempfile.mkdtemp(prefix="wstunnel-deploy-")
+    os.chmod(d, 0o755)
+    for name in ("wstunnel", "wstunnel-tls.so"):
+        shutil.copy(ROOT / name, d)
+        os.chmod(os.path.join(d, name), 0o755)
+    return d
+
+
+def shipped(name):
+    return (ROOT / name).read_text()
+
+
+def inetd_line(text, marker):
+    """The first commented openbsd-inetd line of inetd.conf.example that
+    contains marker, uncommented."""
+    section = text.split("# ---- inetutils-inetd")[0]
+    for line in section.splitlines():
+        if line.startswith("#") and " stream tcp" in line and marker in line:
+            return line[1:]
+    raise AssertionError(f"no inetd line with {marker!r}")
+
+
+def tcp_sockets(port):
+    """(state, local port, remote port) of every TCP socket on loopback
+    with port at either end, from /proc/net/tcp and tcp6."""
+    out = []
+    for f in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(f).read_text().splitlines()[1:]:
+            fields = line.split()
+            lport = int(fields[1].rsplit(":", 1)[1], 16)
+            rport = int(fields[2].rsplit(":", 1)[1], 16)
+            if port in (lport, rport):
+                out.append((TCP_STATES.get(fields[3], fields[3]), lport,
+                            rport))
+    return out
+
+
+def listening(port):
+    return any(s[0] == "LISTEN" and s[1] == port for s in tcp_sockets(port))
+
+
+def wait_listening(port, proc, timeout=10):
+    """Waits until something listens on port; fails at once if proc died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if listening(port):
+            return
+        assert proc.poll() is None, f"listener exited with {proc.returncode}"
+        time.sleep(0.05)
+    raise AssertionError(f"nothing listens on port {port} after {timeout}s")
+
+
+def backend_connections(port):
+    """Connections to the backend's port that are still open (anything
+    but the listener itself and TIME_WAIT, which is closed)."""
+    return [s for s in tcp_sockets(port)
+            if s[0] not in ("LISTEN", "TIME_WAIT")]
+
+
+def children(pid):
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True,
+                         text=True).stdout.split()
+    return [int(p) for p in out]
+
+
+def wstunnels_of(pid):
+    """wstunnel processes among pid's children (by the binary they run:
+    their command lines are process titles)."""
+    found = []
+    for c in children(pid):
+        try:
+            exe = os.readlink(f"/proc/{c}/exe")
+        except OSError:
+            continue
+        if os.path.basename(exe).startswith("wstunnel"):
+            found.append(c)
+    return found
+
+
+def echo(port, path, text, origin=None, ctx=None, host="127.0.0.1"):
+    """One WebSocket echo through the listener on port: upgrade, one text
+    frame, the same text back, a close.  Returns (status, text back)."""
+    extra = [f"Origin: {origin}"] if origin else []
+    raw = socket.create_connection((host, port), timeout=10)
+    sock = ctx.wrap_socket(raw, server_hostname="localhost") if ctx else raw
+    with sock:
+        sock.sendall(wslib.upgrade_request(path, host="www.example.com",
+                                           extra=extra))
+        resp = wslib.Response(wslib.read_until(sock))
+        if resp.status != 101:
+            return resp.status, None
+        sock.sendall(wslib.frame(text))
+        data = resp.rest
+        deadline = time.monotonic() + 10
+        frames = []
+        while not frames and time.monotonic() < deadline:
+            sock.settimeout(max(0.01, deadline - time.monotonic()))
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+            frames, _ = wslib.parse_frames(data)
+        sock.sendall(wslib.frame(b"\x03\xe8", opcode=0x8))
+        wslib.read_all(sock, timeout=5)
+    got = frames[0][1].decode() if frames and frames[0][0] == 1 else None
+    return 101, got
+
+
+def assert_nothing_left(super_pid, backend_port, timeout=10):
+    """No wstunnel left under the super-server, no connection left open
+    to the backend, within timeout."""
+    assert wslib.wait_for(lambda: not wstunnels_of(super_pid), timeout), \
+        f"wstunnel processes left: {wstunnels_of(super_pid)}"
+    assert wslib.wait_for(lambda: not backend_connections(backend_port),
+                          timeout), \
+        f"backend connections left: {backend_connections(backend_port)}"
+
+
+def stop(proc):
+    proc.terminate()
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
+
+
+def substitute(text, pairs):
+    """text with each (old, new) replaced, each old required to occur."""
+    for old, new in pairs:
+        assert old in text, f"{old!r} not in the shipped file"
+        text = text.replace(old, new)
+    return text
+
+
+def exec_start(service_text):
+    """The ExecStart= command of a unit (the last one, as systemd reads
+    them), split into words."""
+    cmds = re.findall(r"(?m)^ExecStart=(.*)$", service_text)
+    assert cmds and cmds[-1], "no ExecStart= in the unit"
+    return cmds[-1].split()
