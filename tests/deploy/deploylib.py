@@ -52,8 +52,8 @@ def inetd_line(text, marker):
 
 
 def tcp_sockets(port):
-    """(state, local port, remote port) of every TCP socket on loopback
-    with port at either end, from /proc/net/tcp and tcp6."""
+    """(state, local port, remote port, inode) of every TCP socket with
+    port at either end, from /proc/net/tcp and tcp6."""
     out = []
     for f in ("/proc/net/tcp", "/proc/net/tcp6"):
         for line in Path(f).read_text().splitlines()[1:]:
@@ -62,7 +62,7 @@ def tcp_sockets(port):
             rport = int(fields[2].rsplit(":", 1)[1], 16)
             if port in (lport, rport):
                 out.append((TCP_STATES.get(fields[3], fields[3]), lport,
-                            rport))
+                            rport, int(fields[9])))
     return out
 
 
@@ -81,11 +81,45 @@ def wait_listening(port, proc, timeout=10):
     raise AssertionError(f"nothing listens on port {port} after {timeout}s")
 
 
-def backend_connections(port):
+def socket_inodes(pids):
+    """The inodes of the sockets the processes pids hold."""
+    found = set()
+    for pid in pids:
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                m = re.match(r"socket:\[(\d+)\]",
+                             os.readlink(f"/proc/{pid}/fd/{fd}"))
+            except OSError:
+                continue
+            if m:
+                found.add(int(m.group(1)))
+    return found
+
+
+def backend_connections(port, others=()):
     """Connections to the backend's port that are still open (anything
-    but the listener itself and TIME_WAIT, which is closed)."""
-    return [s for s in tcp_sockets(port)
-            if s[0] not in ("LISTEN", "TIME_WAIT")]
+    but the listener itself and TIME_WAIT, which is closed), leaving out
+    those of the processes others (a browser's own connections to the
+    server of its page) at both ends."""
+    socks = [s for s in tcp_sockets(port)
+             if s[0] not in ("LISTEN", "TIME_WAIT")]
+    theirs = socket_inodes(others)
+    ports = {s[1] for s in socks if s[3] in theirs}
+    return [s for s in socks if s[1] not in ports and s[2] not in ports]
+
+
+def descendants(pid):
+    """pid and every process below it."""
+    found, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        found.append(p)
+        todo.extend(children(p))
+    return found
 
 
 def children(pid):
@@ -137,14 +171,15 @@ def echo(port, path, text, origin=None, ctx=None, host="127.0.0.1"):
     return 101, got
 
 
-def assert_nothing_left(super_pid, backend_port, timeout=10):
+def assert_nothing_left(super_pid, backend_port, timeout=10, others=()):
     """No wstunnel left under the super-server, no connection left open
-    to the backend, within timeout."""
+    to the backend (but those of the processes others), within timeout."""
     assert wslib.wait_for(lambda: not wstunnels_of(super_pid), timeout), \
         f"wstunnel processes left: {wstunnels_of(super_pid)}"
-    assert wslib.wait_for(lambda: not backend_connections(backend_port),
-                          timeout), \
-        f"backend connections left: {backend_connections(backend_port)}"
+    assert wslib.wait_for(
+        lambda: not backend_connections(backend_port, others), timeout), \
+        "backend connections left: " \
+        f"{backend_connections(backend_port, others)}"
 
 
 def stop(proc):
