@@ -142,9 +142,11 @@ def wstunnels_of(pid):
     return found
 
 
-def echo(port, path, text, origin=None, ctx=None, host="127.0.0.1"):
+def echo(port, path, text, origin=None, ctx=None, host="127.0.0.1",
+         during=None):
     """One WebSocket echo through the listener on port: upgrade, one text
-    frame, the same text back, a close.  Returns (status, text back)."""
+    frame, the same text back, then during() while the tunnel is still
+    open, a close.  Returns (status, text back)."""
     extra = [f"Origin: {origin}"] if origin else []
     raw = socket.create_connection((host, port), timeout=10)
     sock = ctx.wrap_socket(raw, server_hostname="localhost") if ctx else raw
@@ -165,10 +167,20 @@ def echo(port, path, text, origin=None, ctx=None, host="127.0.0.1"):
                 break
             data += chunk
             frames, _ = wslib.parse_frames(data)
+        if during is not None:
+            during()
         sock.sendall(wslib.frame(b"\x03\xe8", opcode=0x8))
         wslib.read_all(sock, timeout=5)
     got = frames[0][1].decode() if frames and frames[0][0] == 1 else None
     return 101, got
+
+
+def assert_live(super_pid, backend_port):
+    """While a tunnel is open: its wstunnel under the super-server and its
+    connection to the backend are seen, so that their absence afterwards
+    means something."""
+    assert len(wstunnels_of(super_pid)) == 1, children(super_pid)
+    assert backend_connections(backend_port), tcp_sockets(backend_port)
 
 
 def assert_nothing_left(super_pid, backend_port, timeout=10, others=()):

@@ -6,6 +6,7 @@ import os
 import re
 import ssl
 import subprocess
+from functools import partial
 
 import pytest
 
@@ -78,8 +79,9 @@ def test_install_echo_remove(tmp_path, deb):
     assert r.returncode == 0, r.stdout + r.stderr
     assert not installed()
     left = [f for f in FILES if os.path.exists(f)]
-    left += glob.glob("/usr/lib/wstunnel") + glob.glob("/usr/share/doc/wstunnel")
-    left += glob.glob("/etc/systemd/system/*/wstunnel*")
+    for pattern in ("/usr/lib/wstunnel", "/usr/share/doc/wstunnel",
+                    "/etc/systemd/system/*/wstunnel*"):
+        left += glob.glob(pattern)
     assert not left, f"left after purge: {left}"
 
 
@@ -105,8 +107,9 @@ def tls_echo(tmp_path, backend):
     try:
         dl.wait_listening(port, proc)
         ctx = ssl.create_default_context(cafile=str(cert))
-        assert dl.echo(port, "/gateone/ws", "through the package",
-                       ctx=ctx) == (101, "through the package"), \
+        live = partial(dl.assert_live, proc.pid, backend.port)
+        assert dl.echo(port, "/gateone/ws", "through the package", ctx=ctx,
+                       during=live) == (101, "through the package"), \
             err.read_text()
         dl.assert_nothing_left(proc.pid, backend.port)
         assert wslib.wait_for(lambda: "status=101" in err.read_text())

@@ -5,6 +5,7 @@ import os
 import re
 import shutil
 import subprocess
+from functools import partial
 import threading
 
 import pytest
@@ -54,8 +55,9 @@ def test_xinetd(tmp_path, bin_dir, backend):
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         dl.wait_listening(port, proc)
-        assert dl.echo(port, "/gateone/ws", "through xinetd",
-                       origin=ORIGIN) == (101, "through xinetd")
+        live = partial(dl.assert_live, proc.pid, backend.port)
+        assert dl.echo(port, "/gateone/ws", "through xinetd", origin=ORIGIN,
+                       during=live) == (101, "through xinetd")
         # the route and --origin of server_args are in force
         assert dl.echo(port, "/other", "x")[0] == 404
         assert dl.echo(port, "/gateone/ws", "x",
@@ -90,8 +92,9 @@ def test_openbsd_inetd(tmp_path, bin_dir, backend):
     threading.Thread(target=proc.stderr.read, daemon=True).start()
     try:
         dl.wait_listening(port, proc)
-        assert dl.echo(port, "/gateone/ws", "through inetd") == \
-            (101, "through inetd")
+        live = partial(dl.assert_live, proc.pid, backend.port)
+        assert dl.echo(port, "/gateone/ws", "through inetd",
+                       during=live) == (101, "through inetd")
         dl.assert_nothing_left(proc.pid, backend.port)
     finally:
         dl.stop(proc)
@@ -128,8 +131,9 @@ def test_inetd_allow_origin_line(tmp_path, bin_dir, backend):
     threading.Thread(target=proc.stderr.read, daemon=True).start()
     try:
         dl.wait_listening(port, proc)
-        assert dl.echo(port, "/gateone/ws", "allowed", origin=ORIGIN) == \
-            (101, "allowed")
+        live = partial(dl.assert_live, proc.pid, backend.port)
+        assert dl.echo(port, "/gateone/ws", "allowed", origin=ORIGIN,
+                       during=live) == (101, "allowed")
         assert dl.echo(port, "/gateone/ws", "x",
                        origin="https://evil.example")[0] == 403
         dl.assert_nothing_left(proc.pid, backend.port)
@@ -180,8 +184,9 @@ def test_systemd_socket_activate(tmp_path, bin_dir, backend):
                                 stdout=subprocess.DEVNULL, stderr=errf)
     try:
         dl.wait_listening(port, proc)
-        assert dl.echo(port, "/gateone/ws", "through socket activation") == \
-            (101, "through socket activation")
+        live = partial(dl.assert_live, proc.pid, backend.port)
+        assert dl.echo(port, "/gateone/ws", "through socket activation",
+                       during=live) == (101, "through socket activation")
         dl.assert_nothing_left(proc.pid, backend.port)
         # --log stderr of the unit: the access line on fd 2 (the journal
         # under systemd), never on the client's socket
