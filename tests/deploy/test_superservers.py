@@ -49,12 +49,16 @@ def test_xinetd(tmp_path, bin_dir, backend):
     # as /etc/xinetd.conf: the defaults, then the service file
     (tmp_path / "xinetd.conf").write_text(
         f"defaults\n{{\n\tlog_type = FILE {log}\n}}\n\n" + conf)
+    own = tmp_path / "xinetd-own.log"     # xinetd's own messages
     proc = subprocess.Popen(
         [xinetd_binary(), "-dontfork", "-f", str(tmp_path / "xinetd.conf"),
-         "-pidfile", str(tmp_path / "xinetd.pid")],
+         "-pidfile", str(tmp_path / "xinetd.pid"), "-filelog", str(own)],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         dl.wait_listening(port, proc)
+        # every attribute of the shipped file understood
+        assert not re.search(r"ERROR|WARNING", own.read_text()), \
+            own.read_text()
         live = partial(dl.assert_live, proc.pid, backend.port)
         assert dl.echo(port, "/gateone/ws", "through xinetd", origin=ORIGIN,
                        during=live) == (101, "through xinetd")
