@@ -14,9 +14,9 @@ import wslib
 
 ROOT = wslib.ROOT
 REPORTS = Path(os.environ.get("WSTUNNEL_REPORTS", ROOT / "tests" / "reports"))
-# where scripts/deps --deploy unpacks xinetd, which conflicts with the
-# installed openbsd-inetd (both provide inet-superserver)
-XINETD_UNPACKED = "/var/lib/wstunnel-deps/xinetd/usr/sbin/xinetd"
+# where scripts/deps --deploy unpacks xinetd and inetutils-inetd, which
+# conflict with the installed openbsd-inetd (all are inet-superservers)
+UNPACKED = "/var/lib/wstunnel-deps/{0}/usr/sbin/{0}"
 
 TCP_STATES = {"01": "ESTABLISHED", "02": "SYN_SENT", "03": "SYN_RECV",
               "04": "FIN_WAIT1", "05": "FIN_WAIT2", "06": "TIME_WAIT",
@@ -41,10 +41,11 @@ def shipped(name):
     return (ROOT / name).read_text()
 
 
-def inetd_line(text, marker):
-    """The first commented openbsd-inetd line of inetd.conf.example that
-    contains marker, uncommented."""
-    section = text.split("# ---- inetutils-inetd")[0]
+def inetd_line(text, marker, flavour="openbsd-inetd"):
+    """The first commented line of inetd.conf.example in the section of
+    flavour (openbsd-inetd, inetutils-inetd) that contains marker,
+    uncommented."""
+    section = text.split(f"# ---- {flavour} ")[1].split("# ---- ")[0]
     for line in section.splitlines():
         if line.startswith("#") and " stream tcp" in line and marker in line:
             return line[1:]

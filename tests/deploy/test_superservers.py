@@ -30,12 +30,14 @@ def backend():
     b.close()
 
 
-def xinetd_binary():
-    found = shutil.which("xinetd") or (
-        dl.XINETD_UNPACKED if os.access(dl.XINETD_UNPACKED, os.X_OK)
-        else None)
+def superserver(name, package):
+    """The program name, installed, or unpacked by scripts/deps --deploy."""
+    found = shutil.which(name)
+    if found is None and os.access(dl.UNPACKED.format(name), os.X_OK):
+        found = dl.UNPACKED.format(name)
     if found is None:
-        pytest.fail("xinetd not found: run scripts/deps --deploy as root")
+        pytest.fail(f"{name} not found: run scripts/deps --deploy as root "
+                    f"(package {package})")
     return found
 
 
@@ -51,9 +53,10 @@ def test_xinetd(tmp_path, bin_dir, backend):
         f"defaults\n{{\n\tlog_type = FILE {log}\n}}\n\n" + conf)
     own = tmp_path / "xinetd-own.log"     # xinetd's own messages
     proc = subprocess.Popen(
-        [xinetd_binary(), "-dontfork", "-f", str(tmp_path / "xinetd.conf"),
+        [superserver("xinetd", "xinetd"), "-dontfork",
+         "-f", str(tmp_path / "xinetd.conf"),
          "-pidfile", str(tmp_path / "xinetd.pid"), "-filelog", str(own)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         dl.wait_listening(port, proc)
         # every attribute of the shipped file understood
@@ -78,27 +81,41 @@ def test_xinetd(tmp_path, bin_dir, backend):
     assert not dl.listening(port)
 
 
-def test_openbsd_inetd(tmp_path, bin_dir, backend):
-    inetd = shutil.which("inetd") or "/usr/sbin/inetd"
-    if not os.access(inetd, os.X_OK):
-        pytest.fail("inetd not found: apt-get install openbsd-inetd")
-    port = wslib.free_port()
-    line = dl.substitute(dl.inetd_line(dl.shipped("inetd.conf.example"),
-                                       "127.0.0.1:8080"), [
-        ("127.0.0.1:8080", f"127.0.0.1:{port}"),
-        ("/usr/sbin/wstunnel", f"{bin_dir}/wstunnel"),
-        ("127.0.0.1:8000", f"127.0.0.1:{backend.port}")])
-    (tmp_path / "inetd.conf").write_text(line + "\n")
-    proc = subprocess.Popen([inetd, "-d", "-i", str(tmp_path / "inetd.conf")],
+INETDS = {
+    # flavour: (program, its options for the foreground and a debug log)
+    "openbsd-inetd": ("inetd", ["-d", "-i"]),
+    "inetutils-inetd": ("inetutils-inetd", ["-d"]),
+}
+
+
+def start_inetd(flavour, conf):
+    name, opts = INETDS[flavour]
+    pid = ["-p", str(conf) + ".pid"] if flavour == "inetutils-inetd" else []
+    proc = subprocess.Popen([superserver(name, flavour), *opts, *pid,
+                             str(conf)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True)
     # -d reports every connection on stderr: a full pipe would stop it
     threading.Thread(target=proc.stderr.read, daemon=True).start()
+    return proc
+
+
+@pytest.mark.parametrize("flavour", sorted(INETDS))
+def test_inetd(tmp_path, bin_dir, backend, flavour):
+    """The plain line of each inetd's section."""
+    port = wslib.free_port()
+    line = dl.substitute(dl.inetd_line(dl.shipped("inetd.conf.example"),
+                                       "127.0.0.1:8080", flavour), [
+        ("127.0.0.1:8080", f"127.0.0.1:{port}"),
+        ("/usr/sbin/wstunnel", f"{bin_dir}/wstunnel"),
+        ("127.0.0.1:8000", f"127.0.0.1:{backend.port}")])
+    (tmp_path / "inetd.conf").write_text(line + "\n")
+    proc = start_inetd(flavour, tmp_path / "inetd.conf")
     try:
         dl.wait_listening(port, proc)
         live = partial(dl.assert_live, proc.pid, backend.port)
-        assert dl.echo(port, "/gateone/ws", "through inetd",
-                       during=live) == (101, "through inetd")
+        assert dl.echo(port, "/gateone/ws", f"through {flavour}",
+                       during=live) == (101, f"through {flavour}")
         dl.assert_nothing_left(proc.pid, backend.port)
     finally:
         dl.stop(proc)
@@ -106,10 +123,9 @@ def test_openbsd_inetd(tmp_path, bin_dir, backend):
 
 
 def test_inetd_allow_origin_line(tmp_path, bin_dir, backend):
-    """The --allow/--origin line: loopback is not in its networks, so
-    with the shipped addresses the client is refused; with 127.0.0.0/8
-    added the page's origin passes and another is refused."""
-    inetd = shutil.which("inetd") or "/usr/sbin/inetd"
+    """openbsd-inetd's --allow/--origin line: loopback is not in its
+    networks, so with the shipped addresses the client is refused; with
+    127.0.0.0/8 added the page's origin passes and another is refused."""
     port = wslib.free_port()
     shipped_line = dl.inetd_line(dl.shipped("inetd.conf.example"), "--allow")
     line = dl.substitute(shipped_line, [
@@ -118,10 +134,7 @@ def test_inetd_allow_origin_line(tmp_path, bin_dir, backend):
         ("127.0.0.1:8000", f"127.0.0.1:{backend.port}")])
     conf = tmp_path / "inetd.conf"
     conf.write_text(line + "\n")
-    proc = subprocess.Popen([inetd, "-d", "-i", str(conf)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True)
-    threading.Thread(target=proc.stderr.read, daemon=True).start()
+    proc = start_inetd("openbsd-inetd", conf)
     try:
         dl.wait_listening(port, proc)
         assert dl.echo(port, "/gateone/ws", "x", origin=ORIGIN)[0] == 403
@@ -129,10 +142,7 @@ def test_inetd_allow_origin_line(tmp_path, bin_dir, backend):
         dl.stop(proc)
     conf.write_text(line.replace("--allow", "--allow 127.0.0.0/8 --allow", 1)
                     + "\n")
-    proc = subprocess.Popen([inetd, "-d", "-i", str(conf)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True)
-    threading.Thread(target=proc.stderr.read, daemon=True).start()
+    proc = start_inetd("openbsd-inetd", conf)
     try:
         dl.wait_listening(port, proc)
         live = partial(dl.assert_live, proc.pid, backend.port)
