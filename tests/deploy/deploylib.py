@@ -2,6 +2,7 @@
 paths substituted, one WebSocket echo through a super-server, and what a
 finished session must not leave behind."""
 import os
+import pwd
 import re
 import shutil
 import socket
@@ -176,12 +177,17 @@ def echo(port, path, text, origin=None, ctx=None, host="127.0.0.1",
     return 101, got
 
 
-def assert_live(super_pid, backend_port):
+def assert_live(super_pid, backend_port, user=None):
     """While a tunnel is open: its wstunnel under the super-server and its
     connection to the backend are seen, so that their absence afterwards
-    means something."""
-    assert len(wstunnels_of(super_pid)) == 1, children(super_pid)
+    means something; with user, the wstunnel runs as that user."""
+    found = wstunnels_of(super_pid)
+    assert len(found) == 1, children(super_pid)
     assert backend_connections(backend_port), tcp_sockets(backend_port)
+    if user is not None:
+        status = Path(f"/proc/{found[0]}/status").read_text()
+        uids = re.search(r"(?m)^Uid:\s+(.*)$", status).group(1).split()
+        assert uids == [str(pwd.getpwnam(user).pw_uid)] * 4, status
 
 
 def assert_nothing_left(super_pid, backend_port, timeout=10, others=()):

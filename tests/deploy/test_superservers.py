@@ -62,7 +62,7 @@ def test_xinetd(tmp_path, bin_dir, backend):
         # every attribute of the shipped file understood
         assert not re.search(r"ERROR|WARNING", own.read_text()), \
             own.read_text()
-        live = partial(dl.assert_live, proc.pid, backend.port)
+        live = partial(dl.assert_live, proc.pid, backend.port, "nobody")
         assert dl.echo(port, "/gateone/ws", "through xinetd", origin=ORIGIN,
                        during=live) == (101, "through xinetd")
         # the route and --origin of server_args are in force
@@ -113,7 +113,7 @@ def test_inetd(tmp_path, bin_dir, backend, flavour):
     proc = start_inetd(flavour, tmp_path / "inetd.conf")
     try:
         dl.wait_listening(port, proc)
-        live = partial(dl.assert_live, proc.pid, backend.port)
+        live = partial(dl.assert_live, proc.pid, backend.port, "nobody")
         assert dl.echo(port, "/gateone/ws", f"through {flavour}",
                        during=live) == (101, f"through {flavour}")
         dl.assert_nothing_left(proc.pid, backend.port)
@@ -145,7 +145,7 @@ def test_inetd_allow_origin_line(tmp_path, bin_dir, backend):
     proc = start_inetd("openbsd-inetd", conf)
     try:
         dl.wait_listening(port, proc)
-        live = partial(dl.assert_live, proc.pid, backend.port)
+        live = partial(dl.assert_live, proc.pid, backend.port, "nobody")
         assert dl.echo(port, "/gateone/ws", "allowed", origin=ORIGIN,
                        during=live) == (101, "allowed")
         assert dl.echo(port, "/gateone/ws", "x",
