@@ -3,14 +3,16 @@ bytes already read from a side reach the other side while it keeps taking
 them, however short --close-timeout is; the close timeout bounds the other
 direction, and a drain that stops moving, which is still cut.
 
-The backend is a unix-domain socket, which poll() reports writable only
-once three quarters of its send buffer has drained: a reader that takes
-bytes steadily is seen by poll() in bursts."""
+The backend is mostly a unix-domain socket, which poll() reports writable
+only once three quarters of its send buffer has drained: a reader that
+takes bytes steadily is seen by poll() in bursts.  Over TCP (and TLS on
+either side) the drain includes the socket's queue: wstunnel ends holding
+unread bytes from that peer, and a TCP socket closed so resets, dropping
+what it still had queued."""
 import hashlib
 import os
-import shutil
 import socket
-import tempfile
+import ssl
 import threading
 import time
 
@@ -120,8 +122,6 @@ def test_ended_side_drains_whole_at_a_short_close_timeout(tmp_path, relay,
         t0 = time.monotonic()
         code = t.wait(30)
         took = time.monotonic() - t0
-        assert wslib.wait_for(lambda: reader.eof_at is not None
-                              or reader.count >= n, timeout=10)
         assert wslib.wait_for(lambda: reader.eof_at is not None, timeout=5), \
             f"backend got {reader.count} of {n} bytes and no EOF"
         assert reader.count == n, f"{n - reader.count} bytes lost"
@@ -136,8 +136,9 @@ def test_ended_side_drains_whole_at_a_short_close_timeout(tmp_path, relay,
     line = wait_access(file_reader(log))[0]
     assert line["end"] == "close-timeout", line
     assert line["up"] == str(n) and line["down"] == "0", line
-    # it ended once the drain was done, not a stall window later
-    assert took <= (reader.eof_at - t0) + 0.5 + SLACK, took
+    # it ended once the drain was done, not a stall time (1 s) later
+    assert took <= (reader.eof_at - t0) + 0.7, \
+        f"ended {took - (reader.eof_at - t0):.2f}s after the drain"
 
 
 
@@ -185,26 +186,46 @@ def pki(tmp_path_factory):
     return H.make_pki(tmp_path_factory.mktemp("pki"))
 
 
-@pytest.mark.parametrize("size", list(SIZES))
-def test_tls_backend_drain_is_delivered_whole(tmp_path, pki, size):
-    """wss://unix: the bytes wstunnel holds include a TLS record written in
-    part; the same rule delivers them, then the close_notify."""
-    n = SIZES[size]
+def fill(sock, limit=64 * 1024 * 1024):
+    """Sends random bytes until the peer stops taking them (would-block
+    three times, 50 ms apart); a TLS record may stay written in part."""
+    sent, stuck = 0, 0
+    chunk = os.urandom(65536)
+    sock.setblocking(False)
+    try:
+        while stuck < 3 and sent < limit:
+            try:
+                sent += sock.send(chunk)
+                stuck = 0
+            except (ssl.SSLWantWriteError, BlockingIOError):
+                stuck += 1
+                time.sleep(0.05)
+    finally:
+        sock.setblocking(True)
+    return sent
+
+
+def test_tls_backend_drain_is_delivered_whole(tmp_path, pki):
+    """wss://: the client sends 2 MB and ends its stream, reading nothing;
+    the TLS backend first sends until wstunnel's buffers toward the client
+    are full, then reads steadily.  The bytes wstunnel holds (a TLS record
+    written in part included) and those in its socket's queue reach the
+    backend, then the close_notify."""
+    n = 2_000_000
     reader = Reader()
 
     def handler(conn, head, rest, info):
         H.send_101(conn, head)
         reader.count = len(rest)
         reader.hash.update(rest)
+        fill(conn)
         read_steadily(conn, reader)
-    d = tempfile.mkdtemp(prefix="wst", dir="/tmp")
-    path = os.path.join(d, "tls.sock")
-    b = H.TLSBackend(*pki.server, handler=handler, unix=path)
+    b = H.TLSBackend(*pki.server, handler=handler)
     log = tmp_path / "w.log"
     t = None
     try:
         t = Inetd(["--backend-ca", pki.ca, "--close-timeout", "0",
-                   f"wss://unix:{path}:/drain"], log)
+                   f"wss://127.0.0.1:{b.port}/drain"], log)
         c = t.client
         c.sendall(wslib.upgrade_request("/drain"))
         assert read_head(c).status == 101
@@ -221,18 +242,17 @@ def test_tls_backend_drain_is_delivered_whole(tmp_path, pki, size):
         if t is not None:
             t.close()
         b.close()
-        shutil.rmtree(d, ignore_errors=True)
     assert code == 0
     line = wait_access(file_reader(log))[0]
     assert line["end"] == "close-timeout", line
     assert line["up"] == str(n), line
 
 
-@pytest.mark.parametrize("size", list(SIZES))
-def test_tls_client_drain_is_delivered_whole(tmp_path, pki, size):
-    """--tls-cert: the backend sends 2 MB and ends its stream; the TLS
-    client reads steadily.  It gets every byte, then the close_notify."""
-    n = SIZES[size]
+def test_tls_client_drain_is_delivered_whole(tmp_path, pki):
+    """--tls-cert: the backend sends 2 MB, ends its stream and reads
+    nothing; the TLS client first sends until wstunnel takes no more, then
+    reads steadily.  It gets every byte, then the close_notify."""
+    n = 2_000_000
     payload = os.urandom(n)
     release = threading.Event()
 
@@ -256,6 +276,7 @@ def test_tls_client_drain_is_delivered_whole(tmp_path, pki, size):
         assert res.status == 101, (head, err)
         reader.count = len(res.rest)
         reader.hash.update(res.rest)
+        fill(c)
         reader.release.set()        # to return at the close_notify
         read_steadily(c, reader)
         code = t.wait(10)
@@ -271,3 +292,52 @@ def test_tls_client_drain_is_delivered_whole(tmp_path, pki, size):
     line = wait_access(file_reader(log))[0]
     assert line["end"] == "close-timeout", line
     assert line["down"] == str(n), line
+
+
+def test_tcp_backend_that_also_sends_gets_every_byte(tmp_path, raw_backend):
+    """A TCP backend that sends more than the client reads while it takes
+    the client's 2 MB.  wstunnel ends holding its unread bytes, and a TCP
+    socket closed so resets: what its kernel still had queued toward the
+    backend would be lost, so the drain lasts until that queue is empty."""
+    n = 2_000_000
+    reader = Reader()
+
+    def handler(conn, head, rest):
+        send_101(conn, head)
+        reader.count = len(rest)
+        reader.hash.update(rest)
+        flood = threading.Thread(target=lambda: ignore_errors(
+            conn.sendall, os.urandom(8 * 1024 * 1024)), daemon=True)
+        flood.start()
+        read_steadily(conn, reader)
+    b = raw_backend(handler)
+    log = tmp_path / "w.log"
+    t = None
+    try:
+        t = Inetd(["--close-timeout", "0", f"ws://127.0.0.1:{b.port}"], log)
+        c = t.client
+        c.sendall(wslib.upgrade_request("/drain"))
+        assert read_head(c).status == 101
+        payload = os.urandom(n)
+        c.sendall(payload)
+        c.shutdown(socket.SHUT_WR)      # and reads nothing more
+        code = t.wait(30)
+        assert wslib.wait_for(lambda: reader.eof_at is not None, timeout=5), \
+            f"backend got {reader.count} of {n} bytes and no EOF"
+        assert reader.count == n, f"{n - reader.count} bytes lost"
+        assert reader.digest() == hashlib.sha256(payload).hexdigest()
+    finally:
+        reader.release.set()
+        if t is not None:
+            t.close()
+    assert code == 0
+    line = wait_access(file_reader(log))[0]
+    assert line["end"] == "close-timeout", line
+    assert line["up"] == str(n), line
+
+
+def ignore_errors(f, *args):
+    try:
+        f(*args)
+    except OSError:
+        pass
