@@ -393,13 +393,14 @@ dir_delivered(const struct relay_dir *d)
 }
 
 /* 1 when an ended direction's reader took bytes since the last look: bytes
- * written (moved), or a shorter kernel queue, which poll() does not show. */
+ * written (moved), or a shorter kernel queue, which poll() does not show.
+ * Delivered stays delivered: nothing more comes after the end. */
 static int
 dir_track(struct relay_dir *d, int moved, int64_t now)
 {
 	int q, took;
 
-	if (!d->eof)
+	if (!d->eof || (d->moved_at != 0 && dir_delivered(d)))
 		return 0;
 	q = conn_outq(d->dst);
 	took = moved || d->moved_at == 0 || (q >= 0 && q < d->outq);
