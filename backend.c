@@ -13,12 +13,17 @@
 #include "session.h"
 #include "util.h"
 
+/* The head is read into the down buffer, with room to spare. */
+_Static_assert(RELAY_BUFSIZE > HTTP_MAX_RESPONSE_HEAD,
+    "the relay buffer holds a response head");
+
+/* --max-header-bytes is the client's: the backend's head has its own bound */
 static int
 parse_response(const char *buf, size_t len, void *arg)
 {
 	struct session *s = arg;
 
-	return http_parse_response(buf, len, s->cfg->max_head, &s->res);
+	return http_parse_response(buf, len, HTTP_MAX_RESPONSE_HEAD, &s->res);
 }
 
 static int

@@ -106,7 +106,8 @@ partial_line_bad(const char *p, const char *end, struct http_error *e)
  */
 static int
 parse_fields(const char *buf, const char *p, const char *end, size_t max_head,
-    struct http_field *f, size_t *nf, struct http_error *e)
+    struct http_field *f, size_t *nf, struct http_error *e,
+    const char *too_large)
 {
 	const char *lf;
 
@@ -115,14 +116,13 @@ parse_fields(const char *buf, const char *p, const char *end, size_t max_head,
 		lf = memchr(p, '\n', end - p);
 		if (lf == NULL) {
 			if ((size_t)(end - buf) > max_head)
-				return fail(e, 431, "request head too large",
-				    NULL);
+				return fail(e, 431, too_large, NULL);
 			if (partial_line_bad(p, end, e))
 				return HTTP_BAD;
 			return HTTP_INCOMPLETE;
 		}
 		if ((size_t)(lf + 1 - buf) > max_head)
-			return fail(e, 431, "request head too large", NULL);
+			return fail(e, 431, too_large, NULL);
 		if (lf == p || lf[-1] != '\r')
 			return fail(e, 400, "bare LF in header", NULL);
 		if (lf - 1 == p)
@@ -205,7 +205,7 @@ http_parse_request(const char *buf, size_t len, size_t max_head,
 	if (parse_request_line(buf, lf - 1, req) == -1)
 		return HTTP_BAD;
 	return parse_fields(buf, lf + 1, buf + len, max_head, req->fields,
-	    &req->nfields, &req->err);
+	    &req->nfields, &req->err, "request head too large");
 }
 
 /* HTTP-version SP 3DIGIT SP reason-phrase; the SP before an empty reason is
@@ -255,7 +255,7 @@ http_parse_response(const char *buf, size_t len, size_t max_head,
 	if (parse_status_line(buf, lf - 1, res) == -1)
 		return HTTP_BAD;
 	r = parse_fields(buf, lf + 1, buf + len, max_head, res->fields,
-	    &res->nfields, &res->err);
+	    &res->nfields, &res->err, "response head too large");
 	if (r == HTTP_BAD)	/* a backend's bad head is the gateway's 502 */
 		res->err.status = 502;
 	return r;

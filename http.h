@@ -15,6 +15,15 @@
 
 #define HTTP_MAX_FIELDS		100	/* field lines in one head, Host included */
 #define HTTP_MAX_LINE		8192	/* request line, without its CRLF */
+/*
+ * The backend's answer head, a fixed bound: --max-header-bytes is the
+ * client's.  A 101 is a few hundred bytes; an error or redirect relayed
+ * may carry cookies and security headers.  nginx refuses a head over
+ * proxy_buffer_size (4 or 8 KiB by default), HAProxy one over tune.bufsize
+ * less tune.maxrewrite (15 KiB): whatever passes those passes here, and
+ * the head still leaves half of the 64 KiB relay buffer it is read into.
+ */
+#define HTTP_MAX_RESPONSE_HEAD	32768
 
 #define HTTP_INCOMPLETE		(-2)
 #define HTTP_BAD		(-1)

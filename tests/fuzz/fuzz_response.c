@@ -2,7 +2,7 @@
  * fuzz_response: the backend's answer, the way backend.c handles it.  The
  * input is what the backend sent: a response head, then body bytes.
  *
- * http_parse_response() with max_head 16384 (the default):
+ * http_parse_response() with max_head HTTP_MAX_RESPONSE_HEAD (backend.c's):
  *   - a head length is <= len and <= max_head and ends with CRLF CRLF;
  *     re-parsing exactly the head gives the same length; without a limit
  *     the answer is the same whenever it fits, and a limit one byte short
@@ -37,7 +37,7 @@
 #include "rewrite.h"
 #include "fuzz.h"
 
-#define MAX_HEAD	16384
+#define MAX_HEAD	HTTP_MAX_RESPONSE_HEAD
 #define KEY		"dGhlIHNhbXBsZSBub25jZQ=="
 #define ACCEPT		"s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
 

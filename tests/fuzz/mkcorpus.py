@@ -303,6 +303,11 @@ RESPONSES = {
     "bad-NUL-in-value.txt": res("200 OK", [("X-A", "a\x00b")]),
     "bad-ctl-in-reason.txt": b"HTTP/1.1 200 O\x01K\r\n\r\n",
     "incomplete-head.txt": b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: web",
+    # the bound of a response head, HTTP_MAX_RESPONSE_HEAD, and one over it
+    "101-at-bound.txt": res(fields=SWITCH + [("X-Pad", "p" * (32768 - len(
+        res(fields=SWITCH + [("X-Pad", "")]))))]),
+    "101-over-bound.txt": res(fields=SWITCH + [("X-Pad", "p" * (32769 - len(
+        res(fields=SWITCH + [("X-Pad", "")]))))]),
 }
 
 

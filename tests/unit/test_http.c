@@ -749,6 +749,71 @@ test_response_parse(void)
 	CHECK_INT(r, HTTP_BAD, "unfinished response over max_head");
 }
 
+/* A 101 padded by an X-Pad field to exactly total bytes. */
+static size_t
+padded_response(char *buf, size_t total)
+{
+	static const char head[] = "HTTP/1.1 101 Switching Protocols\r\n"
+	    UPG CONN ACCEPT "X-Pad: ";
+	size_t o = sizeof(head) - 1, pad = total - o - 4;
+
+	memcpy(buf, head, o);
+	memset(buf + o, 'p', pad);
+	memcpy(buf + o + pad, "\r\n\r\n", 4);
+	return total;
+}
+
+/* The backend's head has its own bound and its own words for it. */
+static void
+test_response_bound(void)
+{
+	static char buf[HTTP_MAX_RESPONSE_HEAD + 64];
+	struct http_response res;
+	size_t len, i;
+	int r;
+
+	len = padded_response(buf, HTTP_MAX_RESPONSE_HEAD);
+	memset(&res, 0, sizeof(res));
+	r = http_parse_response(buf, len, HTTP_MAX_RESPONSE_HEAD, &res);
+	CHECK_INT(r, HTTP_MAX_RESPONSE_HEAD, "response head of the bound");
+	CHECK(http_check_switch(&res, RFC_KEY, strlen(RFC_KEY)) == NULL,
+	    "response head of the bound: a valid 101");
+
+	len = padded_response(buf, HTTP_MAX_RESPONSE_HEAD + 1);
+	r = http_parse_response(buf, len, HTTP_MAX_RESPONSE_HEAD, &res);
+	CHECK_INT(r, HTTP_BAD, "response head of the bound + 1");
+	CHECK_INT(res.err.status, 502, "response head of the bound + 1: 502");
+	CHECK_STR(res.err.why, "response head too large",
+	    "response head of the bound + 1: why");
+
+	/* bytes that end no line count as they arrive */
+	r = http_parse_response(buf, HTTP_MAX_RESPONSE_HEAD + 1,
+	    HTTP_MAX_RESPONSE_HEAD, &res);
+	CHECK_INT(r, HTTP_BAD, "unfinished field over the bound");
+	CHECK_STR(res.err.why, "response head too large",
+	    "unfinished field over the bound: why");
+	r = http_parse_response(buf, HTTP_MAX_RESPONSE_HEAD,
+	    HTTP_MAX_RESPONSE_HEAD, &res);
+	CHECK_INT(r, HTTP_INCOMPLETE, "unfinished field of the bound");
+	memcpy(buf, "HTTP/1.1 101 ", 13);
+	memset(buf + 13, 'r', HTTP_MAX_RESPONSE_HEAD);
+	r = http_parse_response(buf, HTTP_MAX_RESPONSE_HEAD + 1,
+	    HTTP_MAX_RESPONSE_HEAD, &res);
+	CHECK_INT(r, HTTP_BAD, "unfinished status line over the bound");
+	CHECK_STR(res.err.why, "response head too large",
+	    "unfinished status line over the bound: why");
+
+	/* field lines: every one counts */
+	len = sizeof("HTTP/1.1 101\r\n") - 1;
+	memcpy(buf, "HTTP/1.1 101\r\n", len);
+	for (i = 0; i < HTTP_MAX_FIELDS + 1; i++)
+		len += (size_t)sprintf(buf + len, "X-F%03zu: v\r\n", i);
+	memcpy(buf + len, "\r\n", 2);
+	r = http_parse_response(buf, len + 2, HTTP_MAX_RESPONSE_HEAD, &res);
+	CHECK_INT(r, HTTP_BAD, "response with 101 fields");
+	CHECK_INT(res.err.status, 502, "response with 101 fields: 502");
+}
+
 struct switch_case {
 	const char	*name;
 	const char	*buf;
@@ -1220,6 +1285,7 @@ main(void)
 	test_request_head_size();
 	test_ws_accept();
 	test_response_parse();
+	test_response_bound();
 	test_check_switch();
 	test_list_has_token();
 	test_field_find();

@@ -1,0 +1,113 @@
+"""The backend's answer head, read through the real binary with scripted
+RawBackends: the response head's own fixed bound (not --max-header-bytes)."""
+import time
+
+import pytest
+
+import wslib
+from helpers_rb import build_request, check_refusal, field
+
+RESPONSE_MAX = 32768            # http.h HTTP_MAX_RESPONSE_HEAD
+
+
+def switch_head(head, extra=b""):
+    return (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Accept: "
+            + wslib.accept_for(wslib.key_of(head)).encode() + b"\r\n"
+            + extra + b"\r\n")
+
+
+def padded_switch(head, total):
+    """A valid 101 head of exactly total bytes, padded by an X-Pad field."""
+    base = switch_head(head, b"X-Pad: \r\n")
+    return switch_head(head, b"X-Pad: " + b"p" * (total - len(base)) + b"\r\n")
+
+
+class Answer:
+    """A RawBackend handler: sends pieces (bytes, or functions of the
+    request head) one by one, pause seconds apart, then echoes what arrives
+    until EOF or hold seconds."""
+
+    def __init__(self, *pieces, pause=0.0, hold=5.0):
+        self.pieces, self.pause, self.hold = pieces, pause, hold
+
+    def __call__(self, conn, head, rest):
+        for p in self.pieces:
+            conn.sendall(p(head) if callable(p) else p)
+            if self.pause:
+                time.sleep(self.pause)
+        deadline = time.monotonic() + self.hold
+        while time.monotonic() < deadline:
+            conn.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                d = conn.recv(65536)
+            except OSError:
+                return
+            if not d:
+                return
+            conn.sendall(d)
+
+
+def run(args, data=None, timeout=15):
+    return wslib.run_pipe(["--close-timeout", "1", *args],
+                          build_request() + b"ping" if data is None else data,
+                          timeout=timeout)
+
+
+def access(err):
+    lines = [l for l in err.splitlines() if " client=" in l]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def assert_tunnel(out, err, rc):
+    """The client got the final 101 first (no interim head) and the echo."""
+    assert out.startswith(b"HTTP/1.1 101 "), (out[:200], err)
+    res = wslib.Response(out)
+    assert res.rest == b"ping", (out[-200:], err)
+    assert rc == 0, err
+    acc = access(err)
+    assert field(acc, "status") == "101", acc
+    assert field(acc, "end") == "client-closed", acc
+
+
+# --------------------------------------------------------------------------
+# the response head's own bound
+
+def test_max_header_bytes_does_not_bound_the_response(raw_backend):
+    b = raw_backend(Answer(lambda h: padded_switch(h, 401)))
+    out, err, rc = run(["--max-header-bytes", "256",
+                        f"ws://127.0.0.1:{b.port}"])
+    assert_tunnel(out, err, rc)
+
+
+def test_response_head_of_exactly_the_bound_tunnel(raw_backend):
+    b = raw_backend(Answer(lambda h: padded_switch(h, RESPONSE_MAX)))
+    out, err, rc = run([f"ws://127.0.0.1:{b.port}"])
+    assert_tunnel(out, err, rc)
+
+
+@pytest.mark.parametrize("max_head", ["256", "16384", "1048576"])
+def test_response_head_over_the_bound_502(raw_backend, max_head):
+    b = raw_backend(Answer(lambda h: padded_switch(h, RESPONSE_MAX + 1)))
+    out, err, rc = run(["--max-header-bytes", max_head,
+                        f"ws://127.0.0.1:{b.port}"])
+    check_refusal(out, 502)
+    assert rc == 1
+    assert "response head too large" in err
+    assert "request head too large" not in err
+    acc = access(err)
+    assert field(acc, "status") == "502"
+    assert 'reason="response head too large"' in acc
+
+
+def test_unfinished_response_head_over_the_bound_502(raw_backend):
+    """Bytes that end no line still count: 502 when they arrive."""
+    b = raw_backend(Answer(b"HTTP/1.1 101 Switching Protocols\r\nX-Pad: "
+                           + b"p" * RESPONSE_MAX, hold=5))
+    t0 = time.monotonic()
+    out, err, rc = run(["--handshake-timeout", "5",
+                        f"ws://127.0.0.1:{b.port}"])
+    check_refusal(out, 502)
+    assert time.monotonic() - t0 < 3
+    assert "response head too large" in err
