@@ -261,6 +261,12 @@ http_parse_response(const char *buf, size_t len, size_t max_head,
 	return r;
 }
 
+int
+http_is_interim(const struct http_response *res)
+{
+	return res->status >= 100 && res->status <= 199 && res->status != 101;
+}
+
 static int
 name_is(const struct http_field *f, const char *name)
 {

@@ -87,6 +87,10 @@ int	http_parse_request(const char *buf, size_t len, size_t max_head,
 int	http_parse_response(const char *buf, size_t len, size_t max_head,
 	    struct http_response *res);
 
+/* Whether res is an interim answer, a 1xx other than 101 (which is final for
+ * an upgrade): the final answer follows it (RFC 9110 section 15.2). */
+int	http_is_interim(const struct http_response *res);
+
 /* The semantic checks of the upgrade request; 0, or -1 with req->err set. */
 int	http_check_upgrade(struct http_request *req, struct ws_request *ws);
 

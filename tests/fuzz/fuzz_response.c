@@ -2,6 +2,10 @@
  * fuzz_response: the backend's answer, the way backend.c handles it.  The
  * input is what the backend sent: a response head, then body bytes.
  *
+ * backend.c skips up to 8 interim answers (1xx but 101) before the final
+ * one: after an interim head, the bytes that follow it are checked the same
+ * way, as the next answer.
+ *
  * http_parse_response() with max_head HTTP_MAX_RESPONSE_HEAD (backend.c's):
  *   - a head length is <= len and <= max_head and ends with CRLF CRLF;
  *     re-parsing exactly the head gives the same length; without a limit
@@ -38,6 +42,7 @@
 #include "fuzz.h"
 
 #define MAX_HEAD	HTTP_MAX_RESPONSE_HEAD
+#define MAX_INTERIM	8		/* as backend.c */
 #define KEY		"dGhlIHNhbXBsZSBub25jZQ=="
 #define ACCEPT		"s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
 
@@ -366,6 +371,21 @@ LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	check_fields(&res, buf, (size_t)r);
 	CHECK("reparse-head", http_parse_response(buf, (size_t)r, MAX_HEAD,
 	    &res) == r);
+
+	if (http_is_interim(&res)) {
+		static int depth;
+		int ret = 0;
+
+		CHECK("interim", res.status >= 100 && res.status < 200 &&
+		    res.status != 101 && http_check_switch(&res, KEY,
+		    strlen(KEY)) != NULL);
+		if (depth < MAX_INTERIM) {
+			depth++;
+			ret = LLVMFuzzerTestOneInput(d + r, n - (size_t)r);
+			depth--;
+		}
+		return ret;
+	}
 
 	why = http_check_switch(&res, KEY, strlen(KEY));
 	if (why == NULL) {

@@ -1,5 +1,6 @@
 """The backend's answer head, read through the real binary with scripted
-RawBackends: the response head's own fixed bound (not --max-header-bytes)."""
+RawBackends: interim 1xx answers before the final one (RFC 9110 section
+15.2), and the response head's own fixed bound (not --max-header-bytes)."""
 import time
 
 import pytest
@@ -8,6 +9,7 @@ import wslib
 from helpers_rb import build_request, check_refusal, field
 
 RESPONSE_MAX = 32768            # http.h HTTP_MAX_RESPONSE_HEAD
+INTERIM_MAX = 8                 # backend.c MAX_INTERIM
 
 
 def switch_head(head, extra=b""):
@@ -72,6 +74,89 @@ def assert_tunnel(out, err, rc):
 
 
 # --------------------------------------------------------------------------
+# interim answers (RFC 9110 section 15.2): skipped, the final answer decides
+
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+PROCESSING = b"HTTP/1.1 102 Processing\r\n\r\n"
+HINTS = (b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload; "
+         b"as=style\r\nLink: </app.js>; rel=preload\r\n\r\n")
+
+
+@pytest.mark.parametrize("interim", [
+    [CONTINUE], [PROCESSING], [HINTS], [CONTINUE, PROCESSING, HINTS, HINTS],
+    [b"HTTP/1.1 199\r\n\r\n"], [b"HTTP/1.1 100 Continue\r\nX-A: b\r\n\r\n"],
+], ids=["100", "102", "103", "100-102-103-103", "199", "100-with-field"])
+@pytest.mark.parametrize("pause", [0.0, 0.1], ids=["one-write", "apart"])
+def test_interim_then_101_tunnel(raw_backend, interim, pause):
+    b = raw_backend(Answer(*interim, switch_head, pause=pause))
+    out, err, rc = run([f"ws://127.0.0.1:{b.port}"])
+    assert_tunnel(out, err, rc)
+    assert b"Early Hints" not in out and b"Continue" not in out
+
+
+def test_interim_then_101_bytes_after_head_kept(raw_backend):
+    """What follows the final head in the same write is the tunnel's."""
+    b = raw_backend(Answer(lambda h: HINTS + switch_head(h) + b"GREETING"))
+    out, err, rc = run([f"ws://127.0.0.1:{b.port}"])
+    assert out.startswith(b"HTTP/1.1 101 "), (out, err)
+    assert wslib.Response(out).rest == b"GREETINGping"
+    assert rc == 0
+
+
+def test_interim_then_403_relayed(raw_backend):
+    body = b"no entry"
+    b = raw_backend(Answer(CONTINUE + HINTS + b"HTTP/1.1 403 Forbidden\r\n"
+                           b"Content-Length: 8\r\n\r\n" + body))
+    out, err, rc = run([f"ws://127.0.0.1:{b.port}"])
+    res = wslib.Response(out)
+    assert res.status == 403, (out, err)
+    assert res.body() == body
+    assert b"Early Hints" not in out
+    assert rc == 1
+    assert field(access(err), "status") == "403"
+
+
+def test_interim_up_to_bound_then_101_tunnel(raw_backend):
+    b = raw_backend(Answer(HINTS * INTERIM_MAX, switch_head))
+    out, err, rc = run([f"ws://127.0.0.1:{b.port}"])
+    assert_tunnel(out, err, rc)
+
+
+def test_interim_over_bound_502(raw_backend):
+    b = raw_backend(Answer(HINTS * (INTERIM_MAX + 1), switch_head))
+    out, err, rc = run([f"ws://127.0.0.1:{b.port}"])
+    check_refusal(out, 502)
+    assert rc == 1
+    assert "too many interim responses" in err
+    assert field(access(err), "status") == "502"
+
+
+def test_endless_interim_502_at_once(raw_backend):
+    """A backend that loops on 1xx is cut off by the count, long before the
+    handshake timeout."""
+    b = raw_backend(Answer(*[CONTINUE] * 10000, pause=0.001))
+    t0 = time.monotonic()
+    out, err, rc = run(["--handshake-timeout", "10",
+                        f"ws://127.0.0.1:{b.port}"])
+    check_refusal(out, 502)
+    assert time.monotonic() - t0 < 5
+    assert "too many interim responses" in err
+    assert rc == 1
+
+
+def test_slow_interim_504_at_handshake_timeout(raw_backend):
+    """Interim answers do not restart the handshake timeout."""
+    b = raw_backend(Answer(*[CONTINUE] * 6, pause=0.5, hold=5))
+    t0 = time.monotonic()
+    out, err, rc = run(["--handshake-timeout", "1",
+                        f"ws://127.0.0.1:{b.port}"])
+    took = time.monotonic() - t0
+    check_refusal(out, 504)
+    assert 0.8 <= took <= 3.5, took
+    assert rc == 1
+
+
+# --------------------------------------------------------------------------
 # the response head's own bound
 
 def test_max_header_bytes_does_not_bound_the_response(raw_backend):
@@ -110,4 +195,12 @@ def test_unfinished_response_head_over_the_bound_502(raw_backend):
                         f"ws://127.0.0.1:{b.port}"])
     check_refusal(out, 502)
     assert time.monotonic() - t0 < 3
+    assert "response head too large" in err
+
+
+def test_interim_head_over_the_bound_502(raw_backend):
+    b = raw_backend(Answer(b"HTTP/1.1 103 Early Hints\r\nLink: "
+                           + b"l" * RESPONSE_MAX + b"\r\n\r\n", switch_head))
+    out, err, rc = run([f"ws://127.0.0.1:{b.port}"])
+    check_refusal(out, 502)
     assert "response head too large" in err

@@ -749,6 +749,59 @@ test_response_parse(void)
 	CHECK_INT(r, HTTP_BAD, "unfinished response over max_head");
 }
 
+/* Interim answers (RFC 9110 section 15.2): a 1xx but 101 is not the answer,
+ * and the answers follow one another in the buffer, each parsed alone. */
+static void
+test_response_interim(void)
+{
+	static const struct {
+		const char	*buf;
+		int		 interim;
+	} cases[] = {
+		{ "HTTP/1.1 100 Continue\r\n\r\n", 1 },
+		{ "HTTP/1.1 102 Processing\r\n\r\n", 1 },
+		{ "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n"
+		    "Link: </b.js>; rel=preload\r\n\r\n", 1 },
+		{ "HTTP/1.1 199\r\n\r\n", 1 },
+		{ "HTTP/1.1 100 Continue\r\nContent-Length: 5\r\n\r\n", 1 },
+		{ SWITCH, 0 },
+		{ "HTTP/1.1 101\r\n\r\n", 0 },
+		{ "HTTP/1.1 200 OK\r\n\r\n", 0 },
+		{ "HTTP/1.1 204 No Content\r\n\r\n", 0 },
+		{ "HTTP/1.1 403 Forbidden\r\n\r\n", 0 },
+	};
+	static const char seq[] = "HTTP/1.1 100 Continue\r\n\r\n"
+	    "HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n"
+	    SWITCH "tunnel";
+	static const int statuses[] = { 100, 103, 101 };
+	struct http_response res;
+	size_t i, off = 0;
+	int r;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(&res, 0, sizeof(res));
+		r = http_parse_response(cases[i].buf, strlen(cases[i].buf),
+		    HTTP_MAX_RESPONSE_HEAD, &res);
+		CHECK_INT(r, strlen(cases[i].buf), "interim %s: parsed",
+		    cases[i].buf);
+		CHECK_INT(http_is_interim(&res), cases[i].interim,
+		    "interim %s", cases[i].buf);
+	}
+	for (i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
+		memset(&res, 0, sizeof(res));
+		r = http_parse_response(seq + off, sizeof(seq) - 1 - off,
+		    HTTP_MAX_RESPONSE_HEAD, &res);
+		if (!CHECK(r > 0, "answer %zu of three: complete", i))
+			return;
+		CHECK_INT(res.status, statuses[i], "answer %zu of three", i);
+		CHECK_INT(http_is_interim(&res), i < 2, "answer %zu of three: "
+		    "interim", i);
+		off += (size_t)r;
+	}
+	CHECK_MEM(seq + off, sizeof(seq) - 1 - off, "tunnel",
+	    "after the final answer");
+}
+
 /* A 101 padded by an X-Pad field to exactly total bytes. */
 static size_t
 padded_response(char *buf, size_t total)
@@ -1285,6 +1338,7 @@ main(void)
 	test_request_head_size();
 	test_ws_accept();
 	test_response_parse();
+	test_response_interim();
 	test_response_bound();
 	test_check_switch();
 	test_list_has_token();
