@@ -27,7 +27,8 @@ parse_response(const char *buf, size_t len, void *arg)
 {
 	struct session *s = arg;
 
-	return http_parse_response(buf, len, HTTP_MAX_RESPONSE_HEAD, &s->res);
+	return http_resume_response(buf, len, HTTP_MAX_RESPONSE_HEAD, &s->res,
+	    &s->res_at);
 }
 
 static int
@@ -220,6 +221,7 @@ skip_interim(struct session *s, size_t len, int *n)
 	    s->res.status);
 	memmove(s->down, s->down + len, s->downlen - len);
 	s->downlen -= len;
+	memset(&s->res_at, 0, sizeof(s->res_at));
 	return 0;
 }
 

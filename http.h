@@ -64,6 +64,17 @@ struct http_response {
 	struct http_error err;
 };
 
+/*
+ * Where a parse that ran out of bytes stopped, so that the next call, on the
+ * same buffer grown by what arrived since, goes on from there: a head that
+ * arrives in small pieces is then read once, not once per piece, as
+ * picohttpparser's last_len has it.  All zero: from the start.
+ */
+struct http_resume {
+	size_t		 line;		/* where the first unparsed line starts */
+	size_t		 seen;		/* how far its end was looked for */
+};
+
 /* What a valid upgrade request carries that the rest of the program needs. */
 struct ws_request {
 	const char	*host;
@@ -86,6 +97,15 @@ int	http_parse_request(const char *buf, size_t len, size_t max_head,
 	    struct http_request *req);
 int	http_parse_response(const char *buf, size_t len, size_t max_head,
 	    struct http_response *res);
+/*
+ * The same, resumed at rs, which the call moves on: after HTTP_INCOMPLETE,
+ * call again with the same req or res and the same bytes with more after
+ * them; the answer is what a parse of the whole buffer from its start gives.
+ */
+int	http_resume_request(const char *buf, size_t len, size_t max_head,
+	    struct http_request *req, struct http_resume *rs);
+int	http_resume_response(const char *buf, size_t len, size_t max_head,
+	    struct http_response *res, struct http_resume *rs);
 
 /* Whether res is an interim answer, a 1xx other than 101 (which is final for
  * an upgrade): the final answer follows it (RFC 9110 section 15.2). */

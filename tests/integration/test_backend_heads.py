@@ -1,12 +1,19 @@
 """The backend's answer head, read through the real binary with scripted
 RawBackends: interim 1xx answers before the final one (RFC 9110 section
-15.2), and the response head's own fixed bound (not --max-header-bytes)."""
+15.2), the response head's own fixed bound (not --max-header-bytes), and
+heads that arrive in small pieces, whose cost must grow with their length,
+not its square."""
+import fcntl
+import os
+import select
+import subprocess
+import termios
 import time
 
 import pytest
 
 import wslib
-from helpers_rb import build_request, check_refusal, field
+from helpers_rb import build_request, check_refusal, dead_port, field
 
 RESPONSE_MAX = 32768            # http.h HTTP_MAX_RESPONSE_HEAD
 INTERIM_MAX = 8                 # backend.c MAX_INTERIM
@@ -204,3 +211,67 @@ def test_interim_head_over_the_bound_502(raw_backend):
     out, err, rc = run([f"ws://127.0.0.1:{b.port}"])
     check_refusal(out, 502)
     assert "response head too large" in err
+
+
+def test_response_head_in_small_pieces_tunnel(raw_backend):
+    """A 101 of the bound's length, 256 bytes a write (and 103s before it)."""
+    def slowly(conn, head, rest):
+        data = HINTS + padded_switch(head, RESPONSE_MAX)
+        for i in range(0, len(data), 256):
+            conn.sendall(data[i:i + 256])
+            time.sleep(0.001)
+        Answer()(conn, head, rest)
+
+    b = raw_backend(slowly)
+    out, err, rc = run([f"ws://127.0.0.1:{b.port}"])
+    assert_tunnel(out, err, rc)
+
+
+# --------------------------------------------------------------------------
+# a head arriving in small pieces is parsed once, not once per piece
+
+def pipe_queued(fd):
+    n = bytearray(4)
+    fcntl.ioctl(fd, termios.FIONREAD, n)
+    return int.from_bytes(n, "little")
+
+
+def big_request():
+    """A valid request head of about 1 MB: 95 fields of 11 000 bytes."""
+    return build_request(add=[(f"X-Pad-{i:02d}", "v" * 11000)
+                              for i in range(95)])
+
+
+@pytest.mark.skipif(bool(wslib.WRAPPER), reason="CPU time under a wrapper")
+def test_big_request_head_in_small_pieces_costs_little_cpu():
+    """About 1 MB of request head, one 256-byte read at a time (each piece is
+    written once the one before it was read): wstunnel's CPU time stays
+    far under what parsing the whole head again per read costs (seconds)."""
+    data = big_request()
+    assert 1000000 < len(data) < 1048576
+    p = subprocess.Popen(wslib.command([
+        "--log", "stderr", "--max-header-bytes", "1048576",
+        "--handshake-timeout", "60", f"ws://127.0.0.1:{dead_port()}"]),
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE)
+    try:
+        fd = p.stdin.fileno()
+        deadline = time.monotonic() + 60
+        for i in range(0, len(data), 256):
+            os.write(fd, data[i:i + 256])
+            while pipe_queued(fd) > 0 and time.monotonic() < deadline:
+                time.sleep(0.0001)
+        p.stdin.close()
+        r, _, _ = select.select([p.stdout], [], [], 60)
+        assert r, "no answer"
+        _, status, ru = os.wait4(p.pid, 0)
+        p.returncode = os.waitstatus_to_exitcode(status)
+        out, err = p.stdout.read(), p.stderr.read().decode(errors="replace")
+    finally:
+        if p.returncode is None:
+            p.kill()
+            p.wait()
+    check_refusal(out, 502)         # parsed, accepted, no backend there
+    assert "request head" not in err
+    cpu = ru.ru_utime + ru.ru_stime
+    assert cpu < 0.5, f"{cpu:.2f} s of CPU for {len(data)} bytes"

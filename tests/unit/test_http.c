@@ -867,6 +867,131 @@ test_response_bound(void)
 	CHECK_INT(res.err.status, 502, "response with 101 fields: 502");
 }
 
+/*
+ * Resumed parsing (struct http_resume): the head given a piece at a time,
+ * each call going on from the last, answers at every step what a parse of
+ * the same bytes from the start answers, down to the reason and the fields.
+ */
+static const size_t pieces[] = { 1, 2, 3, 5, 8, 64, 100000 };
+
+static void
+resume_request(const char *name, const char *buf, size_t len, size_t max)
+{
+	static struct http_request a, b;
+	struct http_resume rs;
+	size_t k, n;
+	int ra, rb;
+
+	for (k = 0; k < sizeof(pieces) / sizeof(pieces[0]); k++) {
+		memset(&a, 0, sizeof(a));
+		memset(&rs, 0, sizeof(rs));
+		for (n = 0, ra = HTTP_INCOMPLETE; ra == HTTP_INCOMPLETE &&
+		    n < len;) {
+			n = len - n > pieces[k] ? n + pieces[k] : len;
+			ra = http_resume_request(buf, n, max, &a, &rs);
+			memset(&b, 0, sizeof(b));
+			rb = http_parse_request(buf, n, max, &b);
+			if (!CHECK_INT(ra, rb, "resumed request %s, pieces of "
+			    "%zu, at %zu", name, pieces[k], n))
+				break;
+			if (ra == HTTP_BAD)
+				CHECK(a.err.status == b.err.status &&
+				    a.err.why == b.err.why, "resumed request "
+				    "%s, pieces of %zu: %s, not %s", name,
+				    pieces[k], a.err.why, b.err.why);
+			if (ra > 0)
+				CHECK(a.nfields == b.nfields && memcmp(a.fields,
+				    b.fields, a.nfields * sizeof(a.fields[0]))
+				    == 0 && a.target == b.target, "resumed "
+				    "request %s, pieces of %zu: fields", name,
+				    pieces[k]);
+		}
+	}
+}
+
+static void
+resume_response(const char *name, const char *buf, size_t len, size_t max)
+{
+	static struct http_response a, b;
+	struct http_resume rs;
+	size_t k, n;
+	int ra, rb;
+
+	for (k = 0; k < sizeof(pieces) / sizeof(pieces[0]); k++) {
+		memset(&a, 0, sizeof(a));
+		memset(&rs, 0, sizeof(rs));
+		for (n = 0, ra = HTTP_INCOMPLETE; ra == HTTP_INCOMPLETE &&
+		    n < len;) {
+			n = len - n > pieces[k] ? n + pieces[k] : len;
+			ra = http_resume_response(buf, n, max, &a, &rs);
+			memset(&b, 0, sizeof(b));
+			rb = http_parse_response(buf, n, max, &b);
+			if (!CHECK_INT(ra, rb, "resumed response %s, pieces of "
+			    "%zu, at %zu", name, pieces[k], n))
+				break;
+			if (ra == HTTP_BAD)
+				CHECK(a.err.status == b.err.status &&
+				    a.err.why == b.err.why, "resumed response "
+				    "%s, pieces of %zu: %s, not %s", name,
+				    pieces[k], a.err.why, b.err.why);
+			if (ra > 0)
+				CHECK(a.status == b.status && a.nfields ==
+				    b.nfields && memcmp(a.fields, b.fields,
+				    a.nfields * sizeof(a.fields[0])) == 0,
+				    "resumed response %s, pieces of %zu: "
+				    "fields", name, pieces[k]);
+		}
+	}
+}
+
+static void
+test_resume(void)
+{
+	static const struct {
+		const char	*name;
+		const char	*buf;
+		size_t		 len;
+	} req_more[] = {
+		/* a bad byte refused when it arrives, also at a piece's edge */
+		{ "bare CR, then a byte", S(LINE HOST "X-A: a\rb\r\n\r\n") },
+		{ "bare CR, then NUL", S(LINE HOST "X-A: a\r\0\r\n\r\n") },
+		{ "CR CR LF", S(LINE HOST "X-A: a\r\r\n\r\n") },
+		{ "NUL late in a line", S(LINE HOST "X-A: abcdefgh\0\r\n\r\n") },
+		{ "bare CR in the request line", S("GET /a\rb HTTP/1.1\r\n\r\n") },
+	}, res_more[] = {
+		{ "interim", S("HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
+		    SWITCH) },
+		{ "bare CR", S("HTTP/1.1 200 OK\r\nX-A: a\rb\r\n\r\n") },
+		{ "NUL", S("HTTP/1.1 200 OK\r\nX-A: a\0b\r\n\r\n") },
+	};
+	static char buf[MAX_HEAD + 4096];
+	size_t i, len;
+
+	for (i = 0; i < sizeof(req_cases) / sizeof(req_cases[0]); i++)
+		resume_request(req_cases[i].name, req_cases[i].buf,
+		    req_cases[i].len, MAX_HEAD);
+	for (i = 0; i < sizeof(req_more) / sizeof(req_more[0]); i++)
+		resume_request(req_more[i].name, req_more[i].buf,
+		    req_more[i].len, MAX_HEAD);
+	len = padded_request(buf, MAX_HEAD + 1);
+	resume_request("one byte over max_head", buf, len, MAX_HEAD);
+	resume_request("padded, max_head 300", buf, len, 300);
+	len = many_fields(buf, 101);
+	resume_request("101 fields", buf, len, MAX_HEAD);
+	len = long_request(buf, 8193, 0);
+	resume_request("request line of 8193 bytes", buf, len, MAX_HEAD);
+
+	for (i = 0; i < sizeof(res_cases) / sizeof(res_cases[0]); i++)
+		resume_response(res_cases[i].name, res_cases[i].buf,
+		    res_cases[i].len, HTTP_MAX_RESPONSE_HEAD);
+	for (i = 0; i < sizeof(res_more) / sizeof(res_more[0]); i++)
+		resume_response(res_more[i].name, res_more[i].buf,
+		    res_more[i].len, HTTP_MAX_RESPONSE_HEAD);
+	len = padded_response(buf, MAX_HEAD);
+	resume_response("padded, bound 16384", buf, len, MAX_HEAD);
+	resume_response("padded, bound 300", buf, len, 300);
+}
+
 struct switch_case {
 	const char	*name;
 	const char	*buf;
@@ -1340,6 +1465,7 @@ main(void)
 	test_response_parse();
 	test_response_interim();
 	test_response_bound();
+	test_resume();
 	test_check_switch();
 	test_list_has_token();
 	test_field_find();
