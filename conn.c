@@ -162,9 +162,10 @@ conn_write_all(struct conn *c, const void *buf, size_t len, int64_t deadline)
 }
 
 /*
- * Every read is parsed: a limit can be crossed by bytes that end no line.
- * A head sent one byte at a time costs a parse per byte, each at most
- * --max-header-bytes long, which is cheap next to the system calls.
+ * Every read is parsed: a limit can be crossed by bytes that end no line,
+ * and a bad byte is refused when it arrives.  The parsers resume where the
+ * last call stopped (struct http_resume), so a head sent in small pieces
+ * costs its length, not its length times the number of pieces.
  */
 int
 conn_read_head(struct conn *c, char *buf, size_t size, size_t *len,

@@ -10,6 +10,9 @@
  *     without a limit gives the same answer whenever it fits;
  *   - prefixes: a prefix of a complete head is INCOMPLETE, a complete
  *     prefix stays complete with the same length, a BAD prefix stays BAD;
+ *   - http_resume_request(), given the input in pieces whose sizes the
+ *     input picks, answers at every step what a parse of the same bytes
+ *     from the start answers: result, status, reason and fields;
  *   - INCOMPLETE only while the lines complete so far are good: they and an
  *     empty line make a complete head (or one over max_head);
  *   - method, target and every field name and value lie inside the head;
@@ -212,6 +215,37 @@ check_limit(int full, int fst, int r, int rst, size_t n, size_t max)
 	else
 		CHECK("limit-incomplete", n <= max ? r == HTTP_INCOMPLETE :
 		    r == HTTP_BAD && rst == 431);
+}
+
+/* The input a piece at a time, each call resuming the last. */
+static void
+check_resume(const uint8_t *d, size_t n, size_t max, int r)
+{
+	static struct http_request a, b;
+	struct http_resume rs = { 0, 0 };
+	uint32_t s = seed_of(d, n) ^ 0x5bd1e995u;
+	size_t k = 0;
+	int ra = HTTP_INCOMPLETE;
+
+	memset(&a, 0, sizeof(a));
+	while (ra == HTTP_INCOMPLETE && k < n) {
+		int rb;
+
+		k += 1 + mix(&s) % (n / 32 + 8);
+		if (k > n)
+			k = n;
+		ra = http_resume_request((const char *)d, k, max, &a, &rs);
+		rb = http_parse_request((const char *)d, k, max, &b);
+		CHECK("resume-same", ra == rb);
+		if (ra == HTTP_BAD && rb == HTTP_BAD)
+			CHECK("resume-same-error", a.err.status ==
+			    b.err.status && a.err.why == b.err.why);
+		if (ra > 0 && ra == rb)
+			CHECK("resume-same-fields", a.nfields == b.nfields &&
+			    a.target == b.target && memcmp(a.fields, b.fields,
+			    a.nfields * sizeof(a.fields[0])) == 0);
+	}
+	CHECK("resume-end", ra == r);
 }
 
 /* Prefixes of the input: at line ends, near the head's end, and a few
@@ -563,6 +597,7 @@ LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	r = http_parse_request(buf, n, max, &req);
 	check_limit(full, fst, r, req.err.status, n, max);
 	check_prefixes(d, n, max, r);
+	check_resume(d, n, max, r);
 	if (req.target != NULL)		/* wstunnel.c copies it, always */
 		CHECK("target-fits", req.target_len < HTTP_MAX_LINE);
 	if (r == HTTP_INCOMPLETE) {

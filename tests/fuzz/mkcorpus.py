@@ -303,6 +303,23 @@ RESPONSES = {
     "bad-NUL-in-value.txt": res("200 OK", [("X-A", "a\x00b")]),
     "bad-ctl-in-reason.txt": b"HTTP/1.1 200 O\x01K\r\n\r\n",
     "incomplete-head.txt": b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: web",
+    # interim answers before the final one (RFC 9110 section 15.2)
+    "interim-100-then-101.txt": res("100 Continue") + res(fields=SWITCH),
+    "interim-103-then-101-then-frame.txt": res("103 Early Hints", [
+        ("Link", "</style.css>; rel=preload; as=style"),
+        ("Link", "</app.js>; rel=preload")]) + res(fields=SWITCH, body=FRAME),
+    "interim-100-102-103-then-403.txt": res("100 Continue") + res(
+        "102 Processing") + res("103 Early Hints", [("Link", "</a>")]) + res(
+        "403 Forbidden", [("Content-Length", "6")], b"denied"),
+    "interim-9-then-101.txt": res("103 Early Hints") * 9 + res(fields=SWITCH),
+    "interim-then-bad-status.txt": res("100 Continue") + b"HTTP/1.1 20\r\n\r\n",
+    "interim-then-incomplete.txt": res("103") + b"HTTP/1.1 101 Swit",
+    "interim-199-no-reason.txt": b"HTTP/1.1 199\r\n\r\n" + res(fields=SWITCH),
+    # the bound of a response head, HTTP_MAX_RESPONSE_HEAD, and one over it
+    "101-at-bound.txt": res(fields=SWITCH + [("X-Pad", "p" * (32768 - len(
+        res(fields=SWITCH + [("X-Pad", "")]))))]),
+    "101-over-bound.txt": res(fields=SWITCH + [("X-Pad", "p" * (32769 - len(
+        res(fields=SWITCH + [("X-Pad", "")]))))]),
 }
 
 

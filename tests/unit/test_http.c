@@ -749,6 +749,249 @@ test_response_parse(void)
 	CHECK_INT(r, HTTP_BAD, "unfinished response over max_head");
 }
 
+/* Interim answers (RFC 9110 section 15.2): a 1xx but 101 is not the answer,
+ * and the answers follow one another in the buffer, each parsed alone. */
+static void
+test_response_interim(void)
+{
+	static const struct {
+		const char	*buf;
+		int		 interim;
+	} cases[] = {
+		{ "HTTP/1.1 100 Continue\r\n\r\n", 1 },
+		{ "HTTP/1.1 102 Processing\r\n\r\n", 1 },
+		{ "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n"
+		    "Link: </b.js>; rel=preload\r\n\r\n", 1 },
+		{ "HTTP/1.1 199\r\n\r\n", 1 },
+		{ "HTTP/1.1 100 Continue\r\nContent-Length: 5\r\n\r\n", 1 },
+		{ SWITCH, 0 },
+		{ "HTTP/1.1 101\r\n\r\n", 0 },
+		{ "HTTP/1.1 200 OK\r\n\r\n", 0 },
+		{ "HTTP/1.1 204 No Content\r\n\r\n", 0 },
+		{ "HTTP/1.1 403 Forbidden\r\n\r\n", 0 },
+	};
+	static const char seq[] = "HTTP/1.1 100 Continue\r\n\r\n"
+	    "HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n"
+	    SWITCH "tunnel";
+	static const int statuses[] = { 100, 103, 101 };
+	struct http_response res;
+	size_t i, off = 0;
+	int r;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(&res, 0, sizeof(res));
+		r = http_parse_response(cases[i].buf, strlen(cases[i].buf),
+		    HTTP_MAX_RESPONSE_HEAD, &res);
+		CHECK_INT(r, strlen(cases[i].buf), "interim %s: parsed",
+		    cases[i].buf);
+		CHECK_INT(http_is_interim(&res), cases[i].interim,
+		    "interim %s", cases[i].buf);
+	}
+	for (i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
+		memset(&res, 0, sizeof(res));
+		r = http_parse_response(seq + off, sizeof(seq) - 1 - off,
+		    HTTP_MAX_RESPONSE_HEAD, &res);
+		if (!CHECK(r > 0, "answer %zu of three: complete", i))
+			return;
+		CHECK_INT(res.status, statuses[i], "answer %zu of three", i);
+		CHECK_INT(http_is_interim(&res), i < 2, "answer %zu of three: "
+		    "interim", i);
+		off += (size_t)r;
+	}
+	CHECK_MEM(seq + off, sizeof(seq) - 1 - off, "tunnel",
+	    "after the final answer");
+}
+
+/* A 101 padded by an X-Pad field to exactly total bytes. */
+static size_t
+padded_response(char *buf, size_t total)
+{
+	static const char head[] = "HTTP/1.1 101 Switching Protocols\r\n"
+	    UPG CONN ACCEPT "X-Pad: ";
+	size_t o = sizeof(head) - 1, pad = total - o - 4;
+
+	memcpy(buf, head, o);
+	memset(buf + o, 'p', pad);
+	memcpy(buf + o + pad, "\r\n\r\n", 4);
+	return total;
+}
+
+/* The backend's head has its own bound and its own words for it. */
+static void
+test_response_bound(void)
+{
+	static char buf[HTTP_MAX_RESPONSE_HEAD + 64];
+	struct http_response res;
+	size_t len, i;
+	int r;
+
+	len = padded_response(buf, HTTP_MAX_RESPONSE_HEAD);
+	memset(&res, 0, sizeof(res));
+	r = http_parse_response(buf, len, HTTP_MAX_RESPONSE_HEAD, &res);
+	CHECK_INT(r, HTTP_MAX_RESPONSE_HEAD, "response head of the bound");
+	CHECK(http_check_switch(&res, RFC_KEY, strlen(RFC_KEY)) == NULL,
+	    "response head of the bound: a valid 101");
+
+	len = padded_response(buf, HTTP_MAX_RESPONSE_HEAD + 1);
+	r = http_parse_response(buf, len, HTTP_MAX_RESPONSE_HEAD, &res);
+	CHECK_INT(r, HTTP_BAD, "response head of the bound + 1");
+	CHECK_INT(res.err.status, 502, "response head of the bound + 1: 502");
+	CHECK_STR(res.err.why, "response head too large",
+	    "response head of the bound + 1: why");
+
+	/* bytes that end no line count as they arrive */
+	r = http_parse_response(buf, HTTP_MAX_RESPONSE_HEAD + 1,
+	    HTTP_MAX_RESPONSE_HEAD, &res);
+	CHECK_INT(r, HTTP_BAD, "unfinished field over the bound");
+	CHECK_STR(res.err.why, "response head too large",
+	    "unfinished field over the bound: why");
+	r = http_parse_response(buf, HTTP_MAX_RESPONSE_HEAD,
+	    HTTP_MAX_RESPONSE_HEAD, &res);
+	CHECK_INT(r, HTTP_INCOMPLETE, "unfinished field of the bound");
+	memcpy(buf, "HTTP/1.1 101 ", 13);
+	memset(buf + 13, 'r', HTTP_MAX_RESPONSE_HEAD);
+	r = http_parse_response(buf, HTTP_MAX_RESPONSE_HEAD + 1,
+	    HTTP_MAX_RESPONSE_HEAD, &res);
+	CHECK_INT(r, HTTP_BAD, "unfinished status line over the bound");
+	CHECK_STR(res.err.why, "response head too large",
+	    "unfinished status line over the bound: why");
+
+	/* field lines: every one counts */
+	len = sizeof("HTTP/1.1 101\r\n") - 1;
+	memcpy(buf, "HTTP/1.1 101\r\n", len);
+	for (i = 0; i < HTTP_MAX_FIELDS + 1; i++)
+		len += (size_t)sprintf(buf + len, "X-F%03zu: v\r\n", i);
+	memcpy(buf + len, "\r\n", 2);
+	r = http_parse_response(buf, len + 2, HTTP_MAX_RESPONSE_HEAD, &res);
+	CHECK_INT(r, HTTP_BAD, "response with 101 fields");
+	CHECK_INT(res.err.status, 502, "response with 101 fields: 502");
+}
+
+/*
+ * Resumed parsing (struct http_resume): the head given a piece at a time,
+ * each call going on from the last, answers at every step what a parse of
+ * the same bytes from the start answers, down to the reason and the fields.
+ */
+static const size_t pieces[] = { 1, 2, 3, 5, 8, 64, 100000 };
+
+static void
+resume_request(const char *name, const char *buf, size_t len, size_t max)
+{
+	static struct http_request a, b;
+	struct http_resume rs;
+	size_t k, n;
+	int ra, rb;
+
+	for (k = 0; k < sizeof(pieces) / sizeof(pieces[0]); k++) {
+		memset(&a, 0, sizeof(a));
+		memset(&rs, 0, sizeof(rs));
+		for (n = 0, ra = HTTP_INCOMPLETE; ra == HTTP_INCOMPLETE &&
+		    n < len;) {
+			n = len - n > pieces[k] ? n + pieces[k] : len;
+			ra = http_resume_request(buf, n, max, &a, &rs);
+			memset(&b, 0, sizeof(b));
+			rb = http_parse_request(buf, n, max, &b);
+			if (!CHECK_INT(ra, rb, "resumed request %s, pieces of "
+			    "%zu, at %zu", name, pieces[k], n))
+				break;
+			if (ra == HTTP_BAD)
+				CHECK(a.err.status == b.err.status &&
+				    a.err.why == b.err.why, "resumed request "
+				    "%s, pieces of %zu: %s, not %s", name,
+				    pieces[k], a.err.why, b.err.why);
+			if (ra > 0)
+				CHECK(a.nfields == b.nfields && memcmp(a.fields,
+				    b.fields, a.nfields * sizeof(a.fields[0]))
+				    == 0 && a.target == b.target, "resumed "
+				    "request %s, pieces of %zu: fields", name,
+				    pieces[k]);
+		}
+	}
+}
+
+static void
+resume_response(const char *name, const char *buf, size_t len, size_t max)
+{
+	static struct http_response a, b;
+	struct http_resume rs;
+	size_t k, n;
+	int ra, rb;
+
+	for (k = 0; k < sizeof(pieces) / sizeof(pieces[0]); k++) {
+		memset(&a, 0, sizeof(a));
+		memset(&rs, 0, sizeof(rs));
+		for (n = 0, ra = HTTP_INCOMPLETE; ra == HTTP_INCOMPLETE &&
+		    n < len;) {
+			n = len - n > pieces[k] ? n + pieces[k] : len;
+			ra = http_resume_response(buf, n, max, &a, &rs);
+			memset(&b, 0, sizeof(b));
+			rb = http_parse_response(buf, n, max, &b);
+			if (!CHECK_INT(ra, rb, "resumed response %s, pieces of "
+			    "%zu, at %zu", name, pieces[k], n))
+				break;
+			if (ra == HTTP_BAD)
+				CHECK(a.err.status == b.err.status &&
+				    a.err.why == b.err.why, "resumed response "
+				    "%s, pieces of %zu: %s, not %s", name,
+				    pieces[k], a.err.why, b.err.why);
+			if (ra > 0)
+				CHECK(a.status == b.status && a.nfields ==
+				    b.nfields && memcmp(a.fields, b.fields,
+				    a.nfields * sizeof(a.fields[0])) == 0,
+				    "resumed response %s, pieces of %zu: "
+				    "fields", name, pieces[k]);
+		}
+	}
+}
+
+static void
+test_resume(void)
+{
+	static const struct {
+		const char	*name;
+		const char	*buf;
+		size_t		 len;
+	} req_more[] = {
+		/* a bad byte refused when it arrives, also at a piece's edge */
+		{ "bare CR, then a byte", S(LINE HOST "X-A: a\rb\r\n\r\n") },
+		{ "bare CR, then NUL", S(LINE HOST "X-A: a\r\0\r\n\r\n") },
+		{ "CR CR LF", S(LINE HOST "X-A: a\r\r\n\r\n") },
+		{ "NUL late in a line", S(LINE HOST "X-A: abcdefgh\0\r\n\r\n") },
+		{ "bare CR in the request line", S("GET /a\rb HTTP/1.1\r\n\r\n") },
+	}, res_more[] = {
+		{ "interim", S("HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
+		    SWITCH) },
+		{ "bare CR", S("HTTP/1.1 200 OK\r\nX-A: a\rb\r\n\r\n") },
+		{ "NUL", S("HTTP/1.1 200 OK\r\nX-A: a\0b\r\n\r\n") },
+	};
+	static char buf[MAX_HEAD + 4096];
+	size_t i, len;
+
+	for (i = 0; i < sizeof(req_cases) / sizeof(req_cases[0]); i++)
+		resume_request(req_cases[i].name, req_cases[i].buf,
+		    req_cases[i].len, MAX_HEAD);
+	for (i = 0; i < sizeof(req_more) / sizeof(req_more[0]); i++)
+		resume_request(req_more[i].name, req_more[i].buf,
+		    req_more[i].len, MAX_HEAD);
+	len = padded_request(buf, MAX_HEAD + 1);
+	resume_request("one byte over max_head", buf, len, MAX_HEAD);
+	resume_request("padded, max_head 300", buf, len, 300);
+	len = many_fields(buf, 101);
+	resume_request("101 fields", buf, len, MAX_HEAD);
+	len = long_request(buf, 8193, 0);
+	resume_request("request line of 8193 bytes", buf, len, MAX_HEAD);
+
+	for (i = 0; i < sizeof(res_cases) / sizeof(res_cases[0]); i++)
+		resume_response(res_cases[i].name, res_cases[i].buf,
+		    res_cases[i].len, HTTP_MAX_RESPONSE_HEAD);
+	for (i = 0; i < sizeof(res_more) / sizeof(res_more[0]); i++)
+		resume_response(res_more[i].name, res_more[i].buf,
+		    res_more[i].len, HTTP_MAX_RESPONSE_HEAD);
+	len = padded_response(buf, MAX_HEAD);
+	resume_response("padded, bound 16384", buf, len, MAX_HEAD);
+	resume_response("padded, bound 300", buf, len, 300);
+}
+
 struct switch_case {
 	const char	*name;
 	const char	*buf;
@@ -1220,6 +1463,9 @@ main(void)
 	test_request_head_size();
 	test_ws_accept();
 	test_response_parse();
+	test_response_interim();
+	test_response_bound();
+	test_resume();
 	test_check_switch();
 	test_list_has_token();
 	test_field_find();
