@@ -3,6 +3,7 @@
  * hop-by-hop fields and those the Connection field names go no further, and
  * the backend learns who the client was from X-Forwarded-*.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -76,13 +77,41 @@ named_in_connection(const struct http_field *fields, size_t n,
 	return 0;
 }
 
-/* Hop-by-hop fields of a request (RFC 9110 section 7.6.1) and those
+/* Hop-by-hop fields of a request (RFC 9110 section 7.6.1) and the Host
  * wstunnel writes itself. */
 static const char *const request_drop[] = {
 	"Connection", "Keep-Alive", "Proxy-Connection", "TE", "Trailer",
-	"Transfer-Encoding", "Upgrade", "Proxy-Authorization", "Host",
-	"X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", NULL
+	"Transfer-Encoding", "Upgrade", "Proxy-Authorization", "Host", NULL
 };
+
+/* What wstunnel tells the backend about the client, and what a backend may
+ * take for it: the client's own word is not passed on.  X-Forwarded-For,
+ * spelled so, is kept in front of the address wstunnel appends. */
+static const char *const client_facts[] = {
+	"X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host",
+	"Forwarded", "X-Real-IP", NULL
+};
+
+/* Whether f is one of names as a CGI or WSGI backend reads names: case
+ * aside, '_' and '-' are the same (HTTP_X_FORWARDED_FOR), which is why
+ * nginx drops names with '_' by default. */
+static int
+is_one_of_cgi(const struct http_field *f, const char *const *names)
+{
+	size_t i;
+
+	for (; *names != NULL; names++) {
+		if (f->name_len != strlen(*names))
+			continue;
+		for (i = 0; i < f->name_len; i++)
+			if (tolower((unsigned char)(f->name[i] == '_' ? '-' :
+			    f->name[i])) != tolower((unsigned char)(*names)[i]))
+				break;
+		if (i == f->name_len)
+			return 1;
+	}
+	return 0;
+}
 
 /* A client could name these in Connection to strip them before the backend
  * sees them, and so bypass the backend's own checks: they always pass, as
@@ -136,7 +165,8 @@ rewrite_request(const struct http_request *req, const struct forward *fw,
 	for (i = 0; i < req->nfields; i++) {
 		const struct http_field *f = &req->fields[i];
 
-		if (is_one_of(f, request_drop) || (!is_end_to_end(f) &&
+		if (is_one_of(f, request_drop) || is_one_of_cgi(f,
+		    client_facts) || (!is_end_to_end(f) &&
 		    named_in_connection(req->fields, req->nfields, f)))
 			continue;
 		put_field(&o, f->name, f->name_len, f->value, f->value_len);

@@ -30,8 +30,9 @@
  * rewrite_request(), into a buffer of the size backend.c allocates:
  *   it fits; the head has exactly one empty line (its end) and no bare CR or
  *   LF; its fields are exactly Host, the client's end-to-end fields in
- *   order and unchanged, Upgrade, Connection and X-Forwarded-*; and it is
- *   itself a valid upgrade request.
+ *   order and unchanged (none that, with '_' read as '-', names
+ *   X-Forwarded-*, Forwarded or X-Real-IP), Upgrade, Connection and
+ *   X-Forwarded-*; and it is itself a valid upgrade request.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -64,6 +65,25 @@ static const char *const drop[] = {
 static const char *const end_to_end[] = {
 	"Origin", "Cookie", "Authorization", NULL
 };
+/* what wstunnel says of the client, never the client: also spelled with
+ * '_' for '-', as a CGI backend reads names */
+static const char *const client_facts[] = {
+	"X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host",
+	"Forwarded", "X-Real-IP", NULL
+};
+
+static int
+client_fact(const char *name, size_t len)
+{
+	char n[32];
+	size_t i;
+
+	if (len >= sizeof(n))
+		return 0;
+	for (i = 0; i < len; i++)
+		n[i] = name[i] == '_' ? '-' : name[i];
+	return one_of(n, len, client_facts);
+}
 
 static int
 is_end_to_end(const char *name, size_t len)
@@ -459,6 +479,7 @@ check_rewrite(const struct http_request *req, const struct forward *fw,
 			x += 2;
 		}
 		if (one_of(f->name, f->name_len, drop) ||
+		    client_fact(f->name, f->name_len) ||
 		    (!is_end_to_end(f->name, f->name_len) &&
 		    named(req, f->name, f->name_len)))
 			continue;

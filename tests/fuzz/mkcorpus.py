@@ -81,6 +81,11 @@ REQUESTS = {
         ("X-Forwarded-For", "198.51.100.1"), ("X-Forwarded-For", ""),
         ("x-forwarded-for", "203.0.113.9, 10.0.0.1"),
         ("X-Forwarded-Proto", "https"), ("X-Forwarded-Host", "evil")]),
+    "valid-spoofed-client-facts.txt": req(add=[
+        ("X_Forwarded_For", "6.6.6.6"), ("X-Forwarded-For", "198.51.100.1"),
+        ("X-Forwarded_Host", "evil"), ("x_forwarded_proto", "https"),
+        ("Forwarded", "for=6.6.6.6;proto=https"), ("X-Real-IP", "6.6.6.6"),
+        ("X_Real_Ip", "6.6.6.7"), ("X_Other", "kept")]),
     "valid-ows.txt": req(headers=[
         ("Host", "example.test:8080"), ("Upgrade", "\tWebSocket "),
         ("Connection", " upgrade\t"), ("Sec-WebSocket-Version", "13"),

@@ -90,3 +90,41 @@ def test_good_host_forwarded(raw_backend, host):
                    args=["--preserve-host"])
     assert values(head, "Host") == [host]
     assert values(head, "X-Forwarded-Host") == [host]
+
+
+# --------------------------------------------------------------------------
+# what wstunnel says of the client, and names a backend takes for it
+
+SPOOFS = [
+    ("X_Forwarded_For", "6.6.6.1"), ("x-forwarded_for", "6.6.6.2"),
+    ("X-Forwarded_Host", "evil.example"), ("X_FORWARDED_HOST", "evil2"),
+    ("X_Forwarded_Proto", "https"), ("X-Forwarded-Proto", "https"),
+    ("X-Forwarded-Host", "evil3.example"),
+    ("Forwarded", "for=6.6.6.3;proto=https;host=evil.example"),
+    ("X-Real-IP", "6.6.6.4"), ("x_real_ip", "6.6.6.5"),
+]
+
+
+def cgi_name(name):
+    return name.upper().replace("-", "_")
+
+
+@pytest.mark.parametrize("preserve", [False, True])
+def test_spoofed_client_facts_do_not_reach_backend(raw_backend, preserve):
+    """A CGI or WSGI backend reads X_Forwarded_For as X-Forwarded-For
+    (HTTP_X_FORWARDED_FOR); only what wstunnel writes may reach it."""
+    data = build_request(host=FRONT, add=[
+        *SPOOFS, ("X-Forwarded-For", "198.51.100.1"),
+        ("X_Other_Name", "kept")])
+    head = upgrade(raw_backend, data,
+                   args=["--preserve-host"] if preserve else [])
+    assert b"6.6.6." not in head and b"evil" not in head, head
+    cgi = [cgi_name(n) for n in names(head)]
+    for n in ("X_FORWARDED_FOR", "X_FORWARDED_HOST", "X_FORWARDED_PROTO"):
+        assert cgi.count(n) == 1, head
+    assert "FORWARDED" not in cgi and "X_REAL_IP" not in cgi, head
+    assert values(head, "X-Forwarded-Host") == [FRONT]
+    assert values(head, "X-Forwarded-Proto") == ["http"]
+    xff = values(head, "X-Forwarded-For")
+    assert len(xff) == 1 and xff[0].startswith("198.51.100.1, "), head
+    assert values(head, "X_Other_Name") == ["kept"]

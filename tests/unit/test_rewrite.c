@@ -225,6 +225,23 @@ static const struct req_case req_cases[] = {
 	    "X-Other: 1\r\n\r\n", FW_PLAIN, "127.0.0.1:8000",
 	    "198.51.100.1, 203.0.113.5, 10.0.0.1, 192.0.2.7", "http",
 	    "front.example", KV "X-Other: 1\n" },
+	/* issue 16: names a CGI or WSGI backend reads as what wstunnel sets
+	 * ('_' and '-' are one to it), and Forwarded and X-Real-IP, which
+	 * wstunnel does not write and a backend may trust */
+	{ "names that spoof X-Forwarded-*, Forwarded, X-Real-IP", REQ_HEAD
+	    "X_Forwarded_For: 6.6.6.6\r\nX-Forwarded-For: 198.51.100.1\r\n"
+	    "x-forwarded_for: 6.6.6.7\r\nX-Forwarded_Host: evil.example\r\n"
+	    "X_FORWARDED_PROTO: https\r\nx_forwarded_host: evil2.example\r\n"
+	    "Forwarded: for=6.6.6.6;proto=https;host=evil.example\r\n"
+	    "forwarded: for=6.6.6.8\r\nX-Real-IP: 6.6.6.6\r\n"
+	    "x_real_ip: 6.6.6.9\r\nX-Real_Ip: 6.6.6.10\r\n"
+	    "X_Other_Name: kept\r\nX-Forwarded-Port: 443\r\n"
+	    "X-Forwarded-Fo: kept\r\nX-Forwarded-Forx: kept\r\n"
+	    "Forwarded_: kept\r\nX-Real-IPs: kept\r\n\r\n", FW_PLAIN,
+	    "127.0.0.1:8000", "198.51.100.1, 192.0.2.7", "http",
+	    "front.example", KV "X_Other_Name: kept\nX-Forwarded-Port: 443\n"
+	    "X-Forwarded-Fo: kept\nX-Forwarded-Forx: kept\nForwarded_: kept\n"
+	    "X-Real-IPs: kept\n" },
 	{ "names, case and order unchanged", REQ_HEAD "B: 1\r\na: 2\r\nA: 3\r\n"
 	    "x-y: 4\r\nX-Tab: a\tb\r\nX-Sp:   v w  \r\nX-Empty:\r\n"
 	    "X-8bit: caf\xc3\xa9\r\n\r\n", FW_PLAIN, "127.0.0.1:8000",
