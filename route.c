@@ -290,7 +290,24 @@ route_match(const struct route *r, size_t n, const char *target, size_t len)
 	return best;
 }
 
-/* Whether the path part of a normalised target has a "." or ".." segment. */
+/* Whether the segment [seg, end) is "." or "..", alone or with path
+ * parameters: servlet containers (Tomcat) strip ";..." from a segment
+ * before they resolve dot-segments, so "/app/..;/admin" is their "/admin".
+ * A ";" still encoded counts too, for servers that decode it first. */
+static int
+is_dot_segment(const char *seg, const char *end)
+{
+	const char *p = seg;
+
+	while (p < end && p - seg < 2 && *p == '.')
+		p++;
+	if (p == seg)
+		return 0;
+	return p == end || *p == ';' || (end - p >= 3 && p[0] == '%' &&
+	    p[1] == '3' && (p[2] == 'b' || p[2] == 'B'));
+}
+
+/* Whether the path part of a normalised target has a dot-segment. */
 static int
 has_dot_segment(const char *p, size_t len)
 {
@@ -301,8 +318,7 @@ has_dot_segment(const char *p, size_t len)
 	for (seg = p; seg < end; seg = q + 1) {
 		if ((q = memchr(seg, '/', end - seg)) == NULL)
 			q = end;
-		if ((q - seg == 1 && seg[0] == '.') ||
-		    (q - seg == 2 && seg[0] == '.' && seg[1] == '.'))
+		if (is_dot_segment(seg, q))
 			return 1;
 	}
 	return 0;

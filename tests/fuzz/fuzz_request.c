@@ -381,7 +381,20 @@ check_upgrade(const struct http_request *req, const struct ws_request *ws,
 	    (norigin == 0 || inside(ws->origin, ws->origin_len, h, len)));
 }
 
-/* Whether the path part of t[0..len) has a "." or ".." segment. */
+/* Whether the segment t[s..i) is "." or "..", or one of them before
+ * path parameters (";", also "%3B"). */
+static int
+dot_seg(const char *t, size_t s, size_t i)
+{
+	size_t d = (i > s && t[s] == '.') + (i > s + 1 && t[s] == '.' &&
+	    t[s + 1] == '.');
+
+	return d > 0 && (s + d == i || t[s + d] == ';' || (i - s - d >= 3 &&
+	    t[s + d] == '%' && t[s + d + 1] == '3' &&
+	    (t[s + d + 2] | 0x20) == 'b'));
+}
+
+/* Whether the path part of t[0..len) has a dot-segment. */
 static int
 dot_segment(const char *t, size_t len)
 {
@@ -390,8 +403,7 @@ dot_segment(const char *t, size_t len)
 	for (i = 0; i <= len; i++) {
 		if (i < len && t[i] != '/' && t[i] != '?')
 			continue;
-		if ((i - s == 1 && t[s] == '.') ||
-		    (i - s == 2 && t[s] == '.' && t[s + 1] == '.'))
+		if (dot_seg(t, s, i))
 			return 1;
 		if (i < len && t[i] == '?')
 			break;

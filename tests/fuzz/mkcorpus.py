@@ -210,6 +210,13 @@ REQUESTS = {
     "dot-final-query.txt": req(target="/a/..?q=1"),
     "dot-percent-2e.txt": req(target="/%2e%2e/etc"),
     "dot-percent-mixed.txt": req(target="/a/.%2E/b"),
+    # issue 16: path parameters after a dot-segment (servlet containers)
+    "dot-dot-semicolon.txt": req(target="/app/..;/admin"),
+    "dot-semicolon-params.txt": req(target="/a/.;x=1/b"),
+    "dot-percent-semicolon.txt": req(target="/a/%2e%2e;/b"),
+    "dot-mixed-semicolon.txt": req(target="/a/.%2E;/b"),
+    "dot-encoded-semicolon.txt": req(target="/a/..%3B/b"),
+    "valid-semicolon-not-dot.txt": req(target="/a/b;c/...;/x..;/d?/..;"),
     "encoded-slash.txt": req(target="/a%2Fb"),
     "encoded-nul.txt": req(target="/a%00b"),
     "bad-percent.txt": req(target="/a%zz"),

@@ -128,3 +128,34 @@ def test_spoofed_client_facts_do_not_reach_backend(raw_backend, preserve):
     xff = values(head, "X-Forwarded-For")
     assert len(xff) == 1 and xff[0].startswith("198.51.100.1, "), head
     assert values(head, "X_Other_Name") == ["kept"]
+
+
+# --------------------------------------------------------------------------
+# dot-segments with path parameters: Tomcat's "/app/..;/admin" is "/admin"
+
+DOT_PARAMS = [
+    "/app/..;/admin", "/app/..;jsessionid=x/admin", "/app/.;/x",
+    "/app/%2e%2e;/admin", "/app/.%2E;/admin", "/app/..%3B/admin",
+    "/app/..;?q=1", "/..;/admin",
+]
+
+
+@pytest.mark.parametrize("target", DOT_PARAMS)
+def test_dot_segment_with_parameters_refused(raw_backend, target):
+    b = raw_backend()
+    out, err, rc = wslib.run_pipe(
+        [f"/app=ws://127.0.0.1:{b.port}/app",
+         f"/=ws://127.0.0.1:{b.port}/public"], build_request(target=target),
+        timeout=10)
+    check_refusal(out, 400)
+    assert rc == 1, err
+    check_one_access_line(err, 400)
+    assert_no_connection(b, settle=0.1)
+
+
+@pytest.mark.parametrize("target", ["/app/a;b/c", "/app/...;/x",
+                                    "/app/x..;/y", "/app?p=/..;/"])
+def test_semicolon_outside_dot_segment_passes(raw_backend, target):
+    head = upgrade(raw_backend, build_request(target=target),
+                   route="/app=ws://127.0.0.1:{p}/app")
+    assert head.split(b"\r\n")[0] == f"GET {target} HTTP/1.1".encode()
