@@ -434,10 +434,8 @@ valid_ipv6(const char *p, size_t len)
 	return inet_pton(AF_INET6, s, addr) == 1;
 }
 
-/* uri-host [":" port] (RFC 9110 section 7.2), uri-host an IP-literal, an
- * IPv4address or a reg-name (RFC 3986 section 3.2.2), port 1 to 65535. */
-static int
-valid_host(const char *p, size_t len)
+int
+http_valid_host(const char *p, size_t len)
 {
 	const char *end = p + len, *h;
 
@@ -488,7 +486,7 @@ check_headers(struct http_request *req, struct ws_request *ws)
 	if ((i = field_single(f, n, "Host")) < 0)
 		return fail(e, 400, i == -1 ? "missing Host" :
 		    "duplicate Host", NULL);
-	if (!valid_host(f[i].value, f[i].value_len))
+	if (!http_valid_host(f[i].value, f[i].value_len))
 		return fail(e, 400, "invalid Host", NULL);
 	ws->host = f[i].value;
 	ws->host_len = f[i].value_len;

@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <sys/un.h>
 
+#include "http.h"
 #include "route.h"
 #include "util.h"
 
@@ -115,6 +116,11 @@ parse_authority(const char *p, const char *end, const char **rest,
 		for (i = 0; i < u->host_len; i++)
 			if (!is_unreserved(u->host[i]) || u->host[i] == '~')
 				return "invalid character in host";
+		/* what it is sent as Host, a wstunnel in front of it would
+		 * accept from a client */
+		if (!http_valid_host(u->host, u->host_len))
+			return "invalid host (an empty label, or a name ending "
+			    "in a number that is not an IPv4 address)";
 	}
 	if (q < end && *q == ':') {
 		const char *ps = ++q;
@@ -161,30 +167,53 @@ is_ip_literal(const char *host)
 	    inet_pton(AF_INET6, host, addr) == 1;
 }
 
+/*
+ * The authority a client would send in Host for u (RFC 9110 sections 4.2.3
+ * and 7.2): the port as a number, and none when it is the scheme's
+ * default, so "ws://h:080" and "ws://h" both send "h", as a browser does;
+ * "ws://h:08000" sends "h:8000", which Location rewriting then matches.
+ */
+static char *
+url_authority(const struct url *u, int port)
+{
+	char num[8] = "";
+	char *s;
+	int v6 = memchr(u->host, ':', u->host_len) != NULL;
+
+	if (u->is_unix)
+		return strdup("localhost");
+	if (port != (u->tls ? 443 : 80))
+		snprintf(num, sizeof(num), ":%d", port);
+	if (asprintf(&s, "%s%.*s%s%s", v6 ? "[" : "", (int)u->host_len,
+	    u->host, v6 ? "]" : "", num) == -1)
+		return NULL;
+	return s;
+}
+
 static const char *
 backend_init(const char *s, size_t len, struct backend *b, char *msg,
     size_t msgsize)
 {
 	struct url u;
 	const char *why;
+	char num[8];
+	int port;
 
 	memset(b, 0, sizeof(*b));
 	if ((why = url_parse(s, len, &u)) != NULL) {
 		snprintf(msg, msgsize, "backend URL %.*s: %s", (int)len, s, why);
 		return msg;
 	}
+	port = (u.port_len > 0 ? port_number(u.port, u.port_len) :
+	    u.tls ? 443 : 80);
+	snprintf(num, sizeof(num), "%d", port);
 	b->url = strndup(s, len);
 	b->tls = u.tls;
 	b->is_unix = u.is_unix;
 	b->host = strndup(u.host, u.host_len);
-	b->port = (u.port_len > 0 ? strndup(u.port, u.port_len) :
-	    strdup(u.tls ? "443" : "80"));
+	b->port = strdup(num);
 	b->path = strndup(u.path, u.path_len);
-	if (u.is_unix)
-		b->authority = strdup("localhost");
-	else	/* as written, brackets and port included */
-		b->authority = strndup(s + (u.tls ? 6 : 5),
-		    (size_t)(u.path - s) - (u.tls ? 6 : 5));
+	b->authority = url_authority(&u, port);
 	if (b->url == NULL || b->host == NULL || b->port == NULL ||
 	    b->path == NULL || b->authority == NULL) {
 		snprintf(msg, msgsize, "out of memory");

@@ -398,6 +398,15 @@ URLS = {
         "http://*.h"),
     "bad-route-no-equals.txt": url_input(
         "ws://h:80:90/", "/app", "", "1.2.3.4/024", "http://a/b", "null"),
+    # issue 16: ports with leading zeros and default ports, hosts a
+    # wstunnel would refuse in Host
+    "port-leading-zeros.txt": url_input(
+        "ws://h:08000/ws", "/a=ws://h:08000/ws,wss://[::1]:0443,ws://h:0080",
+        "/a/x", "", "", ""),
+    "port-default-written.txt": url_input(
+        "wss://h:443/", "/=ws://h:80,wss://h:80,ws://h:443", "/", "", "", ""),
+    "bad-host-ends-in-number.txt": url_input(
+        "ws://127.1:8000", "/=ws://h.123,ws://a..b", "/", "", "", ""),
     "many-backends.txt": url_input(
         "", "/m=" + ",".join(f"ws://h{i}" for i in range(65)), "/m", "",
         "", ""),

@@ -159,3 +159,41 @@ def test_semicolon_outside_dot_segment_passes(raw_backend, target):
     head = upgrade(raw_backend, build_request(target=target),
                    route="/app=ws://127.0.0.1:{p}/app")
     assert head.split(b"\r\n")[0] == f"GET {target} HTTP/1.1".encode()
+
+
+# --------------------------------------------------------------------------
+# a backend port written with leading zeros: its number in Host, and the
+# Location it sends is still recognised as its own
+
+def low_port_backend(raw_backend, handler=None):
+    """A RawBackend on a port below 10000, so that "0" and the port fit the
+    five digits a port may have (8000 first, as in the issue)."""
+    for port in [8000, *range(8001, 8100)]:
+        try:
+            return raw_backend(handler, port=port)
+        except OSError:
+            continue
+    pytest.skip("no free port in 8000-8099")
+
+
+def test_port_with_leading_zero_is_sent_as_number(raw_backend):
+    b = low_port_backend(raw_backend)
+    out, err, rc = wslib.run_pipe(
+        ["--close-timeout", "1", f"/app=ws://127.0.0.1:0{b.port}/ws"],
+        build_request(target="/app/x", host=FRONT), timeout=10)
+    assert wslib.Response(out).status == 101, (out, err)
+    assert values(b.heads[0], "Host") == [f"127.0.0.1:{b.port}"]
+    assert rc == 0, err
+
+
+def test_port_with_leading_zero_location_rewritten(raw_backend):
+    b = low_port_backend(raw_backend, lambda conn, head, rest: conn.sendall(
+        b"HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:%d/ws/next\r\n"
+        b"Content-Length: 0\r\n\r\n" % b.port))
+    out, err, rc = wslib.run_pipe(
+        ["--close-timeout", "1", f"/app=ws://127.0.0.1:0{b.port}/ws"],
+        build_request(target="/app/x", host=FRONT), timeout=10)
+    res = wslib.Response(out)
+    assert res.status == 302, (out, err)
+    assert res.all("Location") == [f"http://{FRONT}/app/next"]
+    assert rc == 1, err
