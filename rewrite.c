@@ -228,30 +228,31 @@ static const char *const locations[] = {
 	"Location", "Content-Location", NULL
 };
 
-/* The default port of a Location scheme wstunnel may rewrite, or NULL. */
-static const char *
+/* The default port of a Location scheme wstunnel may rewrite, or -1. */
+static int
 scheme_port(const char *s, size_t len, int *ws)
 {
 	*ws = (len == 2 || len == 3) && strncasecmp(s, "ws", 2) == 0;
 	if (len == 2 && strncasecmp(s, "ws", 2) == 0)
-		return "80";
+		return 80;
 	if (len == 3 && strncasecmp(s, "wss", 3) == 0)
-		return "443";
+		return 443;
 	if (len == 4 && strncasecmp(s, "http", 4) == 0)
-		return "80";
+		return 80;
 	if (len == 5 && strncasecmp(s, "https", 5) == 0)
-		return "443";
-	return NULL;
+		return 443;
+	return -1;
 }
 
-/* Whether the authority [a, a+len) names the backend, defport when it has
- * no port. */
+/* Whether the authority [a, a+len) names the backend.  A port left out or
+ * empty is defport (RFC 3986 section 6.2.3), and ports compare as numbers,
+ * as the backend's own is kept: ":08000" is the backend's ":8000". */
 static int
-same_authority(const char *a, size_t len, const char *defport,
+same_authority(const char *a, size_t len, int defport,
     const struct reverse *rv)
 {
-	const char *end = a + len, *h = a, *hend, *port = defport;
-	size_t plen = strlen(defport);
+	const char *end = a + len, *h = a, *hend;
+	int port = defport;
 
 	if (len > 0 && *a == '[') {
 		if ((hend = memchr(a, ']', len)) == NULL)
@@ -266,38 +267,49 @@ same_authority(const char *a, size_t len, const char *defport,
 	if (a < end) {
 		if (*a != ':')
 			return 0;
-		port = a + 1;
-		plen = end - port;
+		if (end - a > 1 && (port = port_number(a + 1, end - a - 1)) == -1)
+			return 0;
 	}
 	return (size_t)(hend - h) == strlen(rv->bhost) &&
 	    strncasecmp(h, rv->bhost, hend - h) == 0 &&
-	    plen == strlen(rv->bport) && memcmp(port, rv->bport, plen) == 0;
+	    port == port_number(rv->bport, strlen(rv->bport));
 }
 
-/* Location rewritten as ProxyPassReverse does: 1 when it was, 0 when it is
- * not under the backend URL. */
+/*
+ * Location rewritten as ProxyPassReverse does: 1 when it was, 0 when it is
+ * not under the backend URL.  A network-path reference ("//host:port/p",
+ * RFC 3986 section 4.2) names the backend as an absolute URL does, with the
+ * backend's scheme, and stays one: the client resolves it with its own.
+ */
 static int
 put_location(struct out *o, const struct http_field *f,
     const struct reverse *rv)
 {
-	const char *v = f->value, *end = v + f->value_len, *a, *p, *defport;
+	const char *v = f->value, *end = v + f->value_len, *a, *p;
+	const char *scheme = NULL;
 	char path[HTTP_MAX_LINE + 512];
 	ssize_t n;
-	int ws;
+	int defport, ws;
 
-	if (v < end && *v == '/' && (end - v < 2 || v[1] != '/')) {
+	if (end - v >= 2 && v[0] == '/' && v[1] == '/') {
+		a = v + 2;
+		defport = rv->btls ? 443 : 80;
+	} else if (v < end && *v == '/') {
 		n = route_unmap(rv->prefix, rv->prefix_len, rv->bpath,
 		    rv->bpath_len, v, end - v, path, sizeof(path));
 		if (n <= 0)
 			return 0;
 		put_field(o, f->name, f->name_len, path, n);
 		return 1;
+	} else {
+		if ((a = memchr(v, ':', end - v)) == NULL || end - a < 3 ||
+		    memcmp(a, "://", 3) != 0 ||
+		    (defport = scheme_port(v, a - v, &ws)) == -1)
+			return 0;
+		a += 3;
+		scheme = ws ? "ws" : "http";
 	}
-	if ((a = memchr(v, ':', end - v)) == NULL || end - a < 3 ||
-	    memcmp(a, "://", 3) != 0 ||
-	    (defport = scheme_port(v, a - v, &ws)) == NULL)
-		return 0;
-	for (a += 3, p = a; p < end && *p != '/' && *p != '?'; p++)
+	for (p = a; p < end && *p != '/' && *p != '?'; p++)
 		;
 	if (!same_authority(a, p - a, defport, rv))
 		return 0;
@@ -307,8 +319,12 @@ put_location(struct out *o, const struct http_field *f,
 	if (n <= 0)
 		return 0;
 	put(o, f->name, f->name_len);
-	puts0(o, ws ? ": ws" : ": http");
-	puts0(o, rv->front_tls ? "s://" : "://");
+	put(o, ": ", 2);
+	if (scheme != NULL) {
+		puts0(o, scheme);
+		puts0(o, rv->front_tls ? "s:" : ":");
+	}
+	put(o, "//", 2);
 	put(o, rv->front_host, rv->front_host_len);
 	put(o, path, n);
 	put(o, "\r\n", 2);

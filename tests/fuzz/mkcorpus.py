@@ -321,6 +321,14 @@ RESPONSES = {
         ("Content-Length", "0")]),
     "302-location-network-path.txt": res("302 Found", [
         ("Location", "//backend.example:8080/ws/x")]),
+    "302-location-network-path-default-port.txt": res("302 Found", [
+        ("Location", "//backend.example/ws/x"), ("Content-Length", "0")]),
+    "302-location-network-path-leading-zero.txt": res("302 Found", [
+        ("Location", "//backend.example:08080/ws/x?y=//z"),
+        ("Content-Location", "//backend.example:8080")]),
+    "302-location-port-leading-zero.txt": res("302 Found", [
+        ("Location", "http://backend.example:008080/ws/x"),
+        ("Content-Location", "https://backend.example:/ws")]),
     "302-location-no-path.txt": res("302 Found", [
         ("Location", "http://backend.example:8080")]),
     "302-location-outside.txt": res("302 Found", [

@@ -197,3 +197,48 @@ def test_port_with_leading_zero_location_rewritten(raw_backend):
     assert res.status == 302, (out, err)
     assert res.all("Location") == [f"http://{FRONT}/app/next"]
     assert rc == 1, err
+
+
+# --------------------------------------------------------------------------
+# a protocol-relative Location naming the backend (ProxyPassReverse)
+
+def location_answer(location):
+    def handler(conn, head, rest):
+        port = conn.getsockname()[1]
+        conn.sendall(b"HTTP/1.1 302 Found\r\nLocation: "
+                     + location.format(p=port).encode()
+                     + b"\r\nContent-Length: 5\r\n\r\nmoved")
+    return handler
+
+
+def relay_302(raw_backend, location):
+    b = raw_backend(location_answer(location))
+    out, err, rc = wslib.run_pipe(
+        ["--close-timeout", "1", f"/app=ws://127.0.0.1:{b.port}/ws"],
+        build_request(target="/app/x", host=FRONT), timeout=10)
+    res = wslib.Response(out)
+    assert res.status == 302, (out, err)
+    assert res.rest == b"moved"
+    assert rc == 1, err
+    return out, res, b.port
+
+
+@pytest.mark.parametrize("location,want", [
+    ("//127.0.0.1:{p}/ws/x", f"//{FRONT}/app/x"),
+    ("//127.0.0.1:{p}/ws", f"//{FRONT}/app"),
+    ("//127.0.0.1:{p}/ws?next=//a", f"//{FRONT}/app?next=//a"),
+])
+def test_protocol_relative_location_rewritten(raw_backend, location, want):
+    out, res, port = relay_302(raw_backend, location)
+    assert res.all("Location") == [want]
+    assert b"127.0.0.1" not in out and str(port).encode() not in out, out
+
+
+@pytest.mark.parametrize("location", [
+    "//127.0.0.1:{p}/elsewhere", "//other.example:{p}/ws/x",
+    "//127.0.0.1/ws/x",
+])
+def test_protocol_relative_location_elsewhere_left_alone(raw_backend,
+                                                         location):
+    _, res, port = relay_302(raw_backend, location)
+    assert res.all("Location") == [location.format(p=port)]
