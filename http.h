@@ -81,15 +81,6 @@ int	http_parse_response(const char *buf, size_t len, size_t max_head,
 /* The semantic checks of the upgrade request; 0, or -1 with req->err set. */
 int	http_check_upgrade(struct http_request *req, struct ws_request *ws);
 
-/*
- * Whether p[0..len) is uri-host [":" port] (RFC 9110 section 7.2): uri-host
- * an IP-literal holding an IPv6 address, an IPv4address, or a reg-name (RFC
- * 3986 section 3.2.2) with no empty label but a final one, pct-encoded only
- * for non-ASCII bytes, and whose last label is not a number; port 1 to
- * 65535.
- */
-int	http_valid_host(const char *p, size_t len);
-
 /* NULL when res is a 101 that opens a WebSocket for key, else why not. */
 const char *http_check_switch(const struct http_response *res,
 	    const char *key, size_t key_len);

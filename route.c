@@ -9,7 +9,7 @@
 #include <strings.h>
 #include <sys/un.h>
 
-#include "http.h"
+#include "host.h"
 #include "route.h"
 #include "util.h"
 
@@ -116,9 +116,9 @@ parse_authority(const char *p, const char *end, const char **rest,
 		for (i = 0; i < u->host_len; i++)
 			if (!is_unreserved(u->host[i]) || u->host[i] == '~')
 				return "invalid character in host";
-		/* what it is sent as Host, a wstunnel in front of it would
-		 * accept from a client */
-		if (!http_valid_host(u->host, u->host_len))
+		/* it is sent as Host: only what a wstunnel would take from
+		 * a client */
+		if (!host_valid(u->host, u->host_len))
 			return "invalid host (an empty label, or a name ending "
 			    "in a number that is not an IPv4 address)";
 	}

@@ -16,7 +16,7 @@
  *     request-target, no query or fragment (a unix socket's path too: it
  *     becomes the backend's request line);
  *   - route_parse(): the prefix is the path less its trailing slashes; each
- *     backend has a Host that is a valid Host value (http_valid_host(): a
+ *     backend has a Host that is a valid Host value (host_valid(): a
  *     wstunnel in front of it accepts it), with the port in decimal without
  *     leading zeros and none when it is the scheme's default, a port and a
  *     path as above; the prefix is one a normalised target can match;
@@ -44,7 +44,7 @@
 
 #include "access.h"
 #include "balance.h"
-#include "http.h"
+#include "host.h"
 #include "route.h"
 #include "fuzz.h"
 
@@ -195,7 +195,7 @@ check_route(const struct route *r)
 		CHECK("backend-strings", b->url != NULL && b->host != NULL &&
 		    b->port != NULL && b->path != NULL && b->authority != NULL);
 		CHECK("backend-authority", host_ok(b->authority) &&
-		    http_valid_host(b->authority, strlen(b->authority)));
+		    host_valid(b->authority, strlen(b->authority)));
 		CHECK("backend-port", strtonum(b->port, 1, 65535, &errstr) > 0 &&
 		    errstr == NULL && b->port[0] != '0');
 		CHECK("backend-authority-port", b->is_unix ||
