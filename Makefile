@@ -70,8 +70,8 @@ LIBS		= -Wl,-Bstatic $(BSD_LIBS) -lresolv -Wl,-Bdynamic
 endif
 
 # the pure units: parsers and head builders, also linked into the tests
-PURE		= http.o body.o rewrite.o route.o access.o balance.o proxy.o \
-		  frame.o negotiate.o track.o
+PURE		= http.o body.o host.o rewrite.o route.o access.o balance.o \
+		  proxy.o frame.o negotiate.o track.o
 OBJS		= wstunnel.o config.o session.o backend.o dial.o conn.o \
 		  relay.o log.o tlsmod.o state.o $(PURE)
 MODULE		= wstunnel-tls.so

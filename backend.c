@@ -188,6 +188,7 @@ relay_answer(struct session *s)
 	rv.front_host = s->ws.host;
 	rv.front_host_len = s->ws.host_len;
 	rv.front_tls = (s->client.tls != NULL);
+	rv.btls = b->tls;
 	size = s->res_len + s->res.nfields * (rv.prefix_len +
 	    rv.front_host_len + 17) + 64;
 	if ((out = malloc(size)) == NULL ||

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "host.h"
 #include "http.h"
 #include "util.h"
 
@@ -376,20 +377,6 @@ field_single(const struct http_field *f, size_t n, const char *name)
 	return i;
 }
 
-/* reg-name, IPv4 or [IP-literal], then an optional :port (RFC 3986) */
-static int
-valid_host(const char *p, size_t len)
-{
-	size_t i;
-
-	if (len == 0)
-		return 0;
-	for (i = 0; i < len; i++)
-		if (!is_tchar(p[i]) && strchr(":[]!$&'()*+,;=", p[i]) == NULL)
-			return 0;
-	return 1;
-}
-
 /* base64 of exactly 16 bytes: 22 characters, then "==" (RFC 6455 4.1) */
 static int
 valid_key(const char *p, size_t len)
@@ -421,7 +408,7 @@ check_headers(struct http_request *req, struct ws_request *ws)
 	if ((i = field_single(f, n, "Host")) < 0)
 		return fail(e, 400, i == -1 ? "missing Host" :
 		    "duplicate Host", NULL);
-	if (!valid_host(f[i].value, f[i].value_len))
+	if (!host_valid(f[i].value, f[i].value_len))
 		return fail(e, 400, "invalid Host", NULL);
 	ws->host = f[i].value;
 	ws->host_len = f[i].value_len;

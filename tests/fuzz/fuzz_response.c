@@ -51,7 +51,8 @@
 
 /* route /app=ws://backend.example:8080/ws, the client on front.example */
 static const struct reverse rv = {
-	"/app", 4, "/ws", 3, "backend.example", "8080", "front.example", 13, 0
+	"/app", 4, "/ws", 3, "backend.example", "8080", "front.example", 13, 0,
+	0
 };
 
 static const char *const switch_drop[] = {
@@ -216,13 +217,15 @@ under(const char *p, size_t plen, const char *s, size_t len)
 
 /*
  * A Location value as rewrite_response() may have rewritten it: the
- * path under the route, alone or after scheme://front.example.
+ * path under the route, alone or after scheme://front.example or, for a
+ * network-path reference, //front.example.
  */
 static int
 rewritten_location(const char *v, size_t len)
 {
 	static const char *const fronts[] = {
-		"ws://front.example", "http://front.example", NULL
+		"ws://front.example", "http://front.example", "//front.example",
+		NULL
 	};
 	size_t i;
 

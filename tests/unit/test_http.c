@@ -2,6 +2,7 @@
  * http.c: the client request (SPEC.md "The client request"), the backend's
  * answer, the accept value, token lists and response body framing.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -380,6 +381,150 @@ test_request_table(void)
 			CHECK(req.err.why != NULL && req.err.why[0] != '\0',
 			    "request \"%s\": a reason is given", c->name);
 		}
+	}
+}
+
+/*
+ * Host values (RFC 9110 section 7.2: uri-host [":" port], RFC 3986 section
+ * 3.2.2): what is refused is never forwarded as X-Forwarded-Host, nor as Host
+ * under --preserve-host.
+ */
+struct host_case {
+	const char	*host;
+	int		 ok;
+};
+
+static const struct host_case host_cases[] = {
+	/* reg-name: unreserved, pct-encoded, sub-delims */
+	{ "example.com", 1 },
+	{ "EXAMPLE.Com", 1 },
+	{ "localhost", 1 },
+	{ "a-b.example", 1 },
+	{ "a_b.example", 1 },
+	{ "a~b.example", 1 },
+	{ "example.com.", 1 },
+	{ "1.example", 1 },
+	{ "a.1b", 1 },
+	{ "123abc", 1 },
+	{ "0xg", 1 },
+	{ "xn--caf-dma.example", 1 },
+	{ "caf%C3%A9.example", 1 },
+	{ "caf%c3%a9.example", 1 },
+	{ "a!$&'()*+,;=b", 1 },
+	/* port */
+	{ "example.com:8080", 1 },
+	{ "example.com:1", 1 },
+	{ "example.com:65535", 1 },
+	{ "example.com:08080", 1 },
+	/* IPv4address */
+	{ "127.0.0.1", 1 },
+	{ "127.0.0.1:80", 1 },
+	{ "0.0.0.0", 1 },
+	{ "255.255.255.255", 1 },
+	{ "192.0.2.10:8443", 1 },
+	/* IP-literal */
+	{ "[::1]", 1 },
+	{ "[::1]:8080", 1 },
+	{ "[2001:DB8::1]", 1 },
+	{ "[::ffff:192.0.2.1]:443", 1 },
+
+	/* issue 16: characters no host may hold */
+	{ "exa#mple.com", 0 },
+	{ "a|b.example", 0 },
+	{ "a^b.example", 0 },
+	{ "a`b.example", 0 },
+	{ "a\"b", 0 },
+	{ "a<b", 0 },
+	{ "a>b", 0 },
+	{ "a{b}", 0 },
+	{ "a\\b", 0 },
+	{ "a@b", 0 },
+	{ "a/b", 0 },
+	{ "a?b", 0 },
+	{ "a b", 0 },
+	{ "a\tb", 0 },
+	{ "a[b", 0 },
+	{ "a]b", 0 },
+	{ "caf\xc3\xa9.example", 0 },
+	/* pct-encoded: two hex digits, and only for non-ASCII (RFC 3986
+	 * section 3.2.2: "unless it is used to represent a UTF-8 character
+	 * sequence") */
+	{ "a%", 0 },
+	{ "a%4", 0 },
+	{ "a%zz", 0 },
+	{ "a%41", 0 },
+	{ "a%2F", 0 },
+	{ "a%00", 0 },
+	{ "a%2e%2e", 0 },
+	/* empty labels */
+	{ "", 0 },
+	{ ".", 0 },
+	{ "..", 0 },
+	{ ".example", 0 },
+	{ "a..example", 0 },
+	/* port */
+	{ "example.com:", 0 },
+	{ "example.com:0", 0 },
+	{ "example.com:65536", 0 },
+	{ "example.com:99999", 0 },
+	{ "example.com:080800", 0 },
+	{ "example.com:8080:80", 0 },
+	{ "example.com:-1", 0 },
+	{ "example.com:+80", 0 },
+	{ "example.com:8o", 0 },
+	{ ":80", 0 },
+	{ ":", 0 },
+	/* a name ending in a number is an IPv4address or nothing: URL
+	 * parsers read "127.1" and "0x7f.0.0.1" as addresses */
+	{ "1.2.3", 0 },
+	{ "1.2.3.4.5", 0 },
+	{ "256.1.1.1", 0 },
+	{ "1.2.3.256", 0 },
+	{ "01.2.3.4", 0 },
+	{ "1.2.3.04", 0 },
+	{ "127.1", 0 },
+	{ "0x7f.0.0.1", 0 },
+	{ "1234", 0 },
+	{ "2130706433", 0 },
+	{ "a.123", 0 },
+	{ "a.0x1F", 0 },
+	{ "a.0x", 0 },
+	{ "1.2.3.4.", 0 },
+	/* IP-literal: an IPv6address in brackets, nothing else */
+	{ "[::1", 0 },
+	{ "::1", 0 },
+	{ "[::1]x", 0 },
+	{ "[::1]:", 0 },
+	{ "[::1]:x", 0 },
+	{ "[::1]:0", 0 },
+	{ "[zz::1]", 0 },
+	{ "[]", 0 },
+	{ "[127.0.0.1]", 0 },
+	{ "[v1.x]", 0 },
+	{ "[fe80::1%25eth0]", 0 },
+	{ "[::1]]", 0 },
+	{ "[[::1]]", 0 },
+};
+
+static void
+test_request_host(void)
+{
+	static char buf[512];
+	struct http_request req;
+	struct ws_request ws;
+	size_t i;
+	int n;
+
+	for (i = 0; i < sizeof(host_cases) / sizeof(host_cases[0]); i++) {
+		const struct host_case *c = &host_cases[i];
+		int len = snprintf(buf, sizeof(buf), "%sHost: %s\r\n" UPG CONN
+		    KEY VER "\r\n", LINE, c->host);
+		int st = outcome(buf, (size_t)len, MAX_HEAD, &req, &ws, &n);
+
+		CHECK_INT(st, c->ok ? 0 : 400, "Host \"%s\"", c->host);
+		if (c->ok && st == 0)
+			CHECK_MEM(ws.host, ws.host_len, c->host, "Host \"%s\": "
+			    "value", c->host);
 	}
 }
 
@@ -1456,6 +1601,7 @@ int
 main(void)
 {
 	test_request_table();
+	test_request_host();
 	test_request_fields();
 	test_request_incomplete();
 	test_request_bad_prefix();
