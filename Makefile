@@ -70,8 +70,8 @@ LIBS		= -Wl,-Bstatic $(BSD_LIBS) -lresolv -Wl,-Bdynamic
 endif
 
 # the pure units: parsers and head builders, also linked into the tests
-PURE		= http.o body.o rewrite.o route.o access.o balance.o proxy.o \
-		  frame.o negotiate.o track.o
+PURE		= http.o body.o host.o rewrite.o route.o access.o balance.o \
+		  proxy.o frame.o negotiate.o track.o
 OBJS		= wstunnel.o config.o session.o backend.o dial.o conn.o \
 		  relay.o wsrelay.o log.o tlsmod.o state.o $(PURE)
 MODULE		= wstunnel-tls.so
@@ -151,11 +151,32 @@ install: all
 	install -m 644 $(MODULE) $(DESTDIR)$(MODULEDIR)/$(MODULE)
 	install -m 644 man/wstunnel.8 $(DESTDIR)$(MANDIR)/man8/wstunnel.8
 
+# The Debian package, built from a copy of the checkout's files (tracked
+# and not ignored) in build/deb, where dpkg-buildpackage leaves the .deb.
+DEBDIR		= $(CURDIR)/build/deb
+deb: build-check
+	rm -rf $(DEBDIR)
+	mkdir -p $(DEBDIR)/wstunnel-$(VERSION)
+	git ls-files -z --cached --others --exclude-standard \
+	    | xargs -0 cp --parents -t $(DEBDIR)/wstunnel-$(VERSION)
+	cd $(DEBDIR)/wstunnel-$(VERSION) && dpkg-buildpackage -us -uc -b
+	@ls $(DEBDIR)/*.deb
+
+# The shipped inetd, xinetd and systemd files run by the real super-servers,
+# the .deb installed and removed, a browser through the tunnel; as root, with
+# the packages scripts/deps --deploy installs (tests/README.md)
+check-deploy: deps
+	sh scripts/deps --deploy
+	$(MAKE) all
+	$(MAKE) deb
+	$(PYTHON) -m pytest -q -rP tests/deploy
+
 clean-objs:
 	rm -f *.o wstunnel $(MODULE) $(UNIT_TESTS) .build-flags
 
 clean: clean-objs
-	rm -rf tests/integration/__pycache__ .pytest_cache $(REPORTS)
+	rm -rf tests/integration/__pycache__ tests/deploy/__pycache__ \
+	    .pytest_cache $(REPORTS) build
 
 # fuzz targets, sanitizer builds (tests/fuzz/fuzz.mk)
 include tests/fuzz/fuzz.mk
@@ -167,4 +188,4 @@ include tests/soak.mk
 FORCE:
 
 .PHONY: all deps build-check unit integration lint check demo install clean clean-objs \
-	valgrind
+	valgrind deb check-deploy

@@ -14,12 +14,22 @@
 #include "session.h"
 #include "util.h"
 
+/* Interim answers taken before the final one: a backend that sends them
+ * without end is cut off by the count, long before the handshake timeout. */
+#define MAX_INTERIM	8
+
+/* The head is read into the down buffer, with room to spare. */
+_Static_assert(RELAY_BUFSIZE > HTTP_MAX_RESPONSE_HEAD,
+    "the relay buffer holds a response head");
+
+/* --max-header-bytes is the client's: the backend's head has its own bound */
 static int
 parse_response(const char *buf, size_t len, void *arg)
 {
 	struct session *s = arg;
 
-	return http_parse_response(buf, len, s->cfg->max_head, &s->res);
+	return http_resume_response(buf, len, HTTP_MAX_RESPONSE_HEAD, &s->res,
+	    &s->res_at);
 }
 
 static int
@@ -178,6 +188,7 @@ relay_answer(struct session *s)
 	rv.front_host = s->ws.host;
 	rv.front_host_len = s->ws.host_len;
 	rv.front_tls = (s->client.tls != NULL);
+	rv.btls = b->tls;
 	size = s->res_len + s->res.nfields * (rv.prefix_len +
 	    rv.front_host_len + 17) + 64;
 	if ((out = malloc(size)) == NULL ||
@@ -196,7 +207,32 @@ relay_answer(struct session *s)
 }
 
 /*
- * The backend's answer head.  The client is watched meanwhile, as in the
+ * An interim answer (100, 102, 103 Early Hints) is dropped from the front of
+ * the buffer, and what follows it is read as the answer.  It is not relayed:
+ * a WebSocket client takes the first status it reads as the answer to its
+ * upgrade (Chromium skips 1xx for every request but a WebSocket handshake),
+ * and none of them means anything to it: its request has no body to
+ * continue, and hints are for loading a page.
+ */
+static int
+skip_interim(struct session *s, size_t len, int *n)
+{
+	if (++*n > MAX_INTERIM) {
+		s->res.err.status = 502;
+		s->res.err.why = "too many interim responses";
+		return HTTP_BAD;
+	}
+	log_msg(LOG_DEBUG, "backend %s: interim %d skipped", s->bend->url,
+	    s->res.status);
+	memmove(s->down, s->down + len, s->downlen - len);
+	s->downlen -= len;
+	memset(&s->res_at, 0, sizeof(s->res_at));
+	return 0;
+}
+
+/*
+ * The backend's answer head, after any interim ones, all within one
+ * --handshake-timeout.  The client is watched meanwhile, as in the
  * tunnel: once it has ended its stream (or reset), the backend gets at most
  * --close-timeout more, so that no backend is held long for a client that
  * has gone, while one that only half-closed (printf ... | wstunnel) still
@@ -206,17 +242,26 @@ static int
 read_answer(struct session *s)
 {
 	int64_t deadline = now_ms() + s->cfg->handshake_ms, closing;
-	int r;
+	int watch = s->client.rfd, ninterim = 0;
 
-	r = conn_read_head(&s->backend, s->down, s->bufsize, &s->downlen,
-	    deadline, s->client.rfd, parse_response, s);
-	if (r != CONN_GONE)
-		return r;
-	log_msg(LOG_DEBUG, "client %s: gone while backend %s answers",
-	    s->peer, s->bend->url);
-	closing = now_ms() + s->cfg->close_ms;
-	return conn_read_head(&s->backend, s->down, s->bufsize, &s->downlen,
-	    closing < deadline ? closing : deadline, -1, parse_response, s);
+	for (;;) {
+		int r = conn_read_head(&s->backend, s->down, s->bufsize,
+		    &s->downlen, deadline, watch, parse_response, s);
+
+		if (r == CONN_GONE) {
+			log_msg(LOG_DEBUG, "client %s: gone while backend %s "
+			    "answers", s->peer, s->bend->url);
+			closing = now_ms() + s->cfg->close_ms;
+			if (closing < deadline)
+				deadline = closing;
+			watch = -1;
+			continue;
+		}
+		if (r < 0 || !http_is_interim(&s->res))
+			return r;
+		if (skip_interim(s, (size_t)r, &ninterim) == HTTP_BAD)
+			return HTTP_BAD;
+	}
 }
 
 int

@@ -1,9 +1,11 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -60,6 +62,25 @@ int
 conn_pending(const struct conn *c)
 {
 	return c->tls != NULL && tls_pending(c);
+}
+
+/*
+ * poll() cannot tell a reader that takes bytes slowly from one that takes
+ * none: a unix socket is writable again only once three quarters of its
+ * send buffer has drained, TCP once half has.  The queue itself can:
+ * SIOCOUTQ on a socket (unsent and unacknowledged bytes for TCP, the
+ * memory of unread ones for a unix socket), FIONREAD on a pipe.
+ */
+int
+conn_outq(const struct conn *c)
+{
+	int n;
+
+	if (ioctl(c->wfd, SIOCOUTQ, &n) == 0)
+		return n;
+	if (errno == ENOTTY && ioctl(c->wfd, FIONREAD, &n) == 0)
+		return n;
+	return -1;
 }
 
 int
@@ -141,9 +162,10 @@ conn_write_all(struct conn *c, const void *buf, size_t len, int64_t deadline)
 }
 
 /*
- * Every read is parsed: a limit can be crossed by bytes that end no line.
- * A head sent one byte at a time costs a parse per byte, each at most
- * --max-header-bytes long, which is cheap next to the system calls.
+ * Every read is parsed: a limit can be crossed by bytes that end no line,
+ * and a bad byte is refused when it arrives.  The parsers resume where the
+ * last call stopped (struct http_resume), so a head sent in small pieces
+ * costs its length, not its length times the number of pieces.
  */
 int
 conn_read_head(struct conn *c, char *buf, size_t size, size_t *len,

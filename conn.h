@@ -32,6 +32,9 @@ ssize_t	conn_read(struct conn *c, void *buf, size_t len);
 ssize_t	conn_write(struct conn *c, const void *buf, size_t len);
 /* Decrypted bytes wait inside TLS, where poll() cannot see them. */
 int	conn_pending(const struct conn *c);
+/* Bytes written to c that its reader has not taken yet, in the kernel's
+ * queue (in its own units); -1 when that cannot be told. */
+int	conn_outq(const struct conn *c);
 /* Ends the write direction: TLS close_notify, then FIN, or EOF on a pipe.
  * 0 when done, CONN_WANT_* to be called again, CONN_ERR. */
 int	conn_shutdown(struct conn *c);

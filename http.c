@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "host.h"
 #include "http.h"
 #include "util.h"
 
@@ -101,28 +102,33 @@ partial_line_bad(const char *p, const char *end, struct http_error *e)
 }
 
 /*
- * The field lines from p up to and including the empty line.  Returns the
- * length of the whole head counted from buf.
+ * The field lines from rs->line up to and including the empty line.  Returns
+ * the length of the whole head counted from buf.  Only the bytes after
+ * rs->seen are looked at for the end of the unfinished line: those before
+ * were, in the call that returned HTTP_INCOMPLETE.
  */
 static int
-parse_fields(const char *buf, const char *p, const char *end, size_t max_head,
-    struct http_field *f, size_t *nf, struct http_error *e)
+parse_fields(const char *buf, size_t len, size_t max_head,
+    struct http_field *f, size_t *nf, struct http_error *e,
+    struct http_resume *rs, const char *too_large)
 {
-	const char *lf;
-
-	*nf = 0;
 	for (;;) {
-		lf = memchr(p, '\n', end - p);
+		const char *p = buf + rs->line, *from = buf +
+		    (rs->seen > rs->line ? rs->seen : rs->line);
+		const char *lf = memchr(from, '\n', buf + len - from);
+
 		if (lf == NULL) {
-			if ((size_t)(end - buf) > max_head)
-				return fail(e, 431, "request head too large",
-				    NULL);
-			if (partial_line_bad(p, end, e))
+			if (len > max_head)
+				return fail(e, 431, too_large, NULL);
+			/* a CR that ended the bytes seen may now have company */
+			if (partial_line_bad(from > p ? from - 1 : p, buf + len,
+			    e))
 				return HTTP_BAD;
+			rs->seen = len;
 			return HTTP_INCOMPLETE;
 		}
 		if ((size_t)(lf + 1 - buf) > max_head)
-			return fail(e, 431, "request head too large", NULL);
+			return fail(e, 431, too_large, NULL);
 		if (lf == p || lf[-1] != '\r')
 			return fail(e, 400, "bare LF in header", NULL);
 		if (lf - 1 == p)
@@ -132,7 +138,7 @@ parse_fields(const char *buf, const char *p, const char *end, size_t max_head,
 		if (parse_field(p, lf - 1, &f[*nf], e) == -1)
 			return HTTP_BAD;
 		(*nf)++;
-		p = lf + 1;
+		rs->line = rs->seen = (size_t)(lf + 1 - buf);
 	}
 }
 
@@ -172,14 +178,17 @@ parse_request_line(const char *p, const char *cr, struct http_request *req)
 	return 0;
 }
 
-int
-http_parse_request(const char *buf, size_t len, size_t max_head,
+/*
+ * The request line, re-read from the start until it is complete: it is at
+ * most HTTP_MAX_LINE long.  Returns its length with its CRLF.
+ */
+static int
+request_line(const char *buf, size_t len, size_t max_head,
     struct http_request *req)
 {
 	const char *lf;
 	size_t line;
 
-	req->nfields = 0;
 	lf = memchr(buf, '\n', len);
 	line = (lf != NULL ? (size_t)(lf - buf) : len);
 	if (line > 0 && buf[line - 1] == '\r')
@@ -204,8 +213,32 @@ http_parse_request(const char *buf, size_t len, size_t max_head,
 		return fail(&req->err, 400, "bare CR in request line", NULL);
 	if (parse_request_line(buf, lf - 1, req) == -1)
 		return HTTP_BAD;
-	return parse_fields(buf, lf + 1, buf + len, max_head, req->fields,
-	    &req->nfields, &req->err);
+	return lf + 1 - buf;
+}
+
+int
+http_resume_request(const char *buf, size_t len, size_t max_head,
+    struct http_request *req, struct http_resume *rs)
+{
+	if (rs->line == 0) {
+		int r;
+
+		req->nfields = 0;
+		if ((r = request_line(buf, len, max_head, req)) < 0)
+			return r;
+		rs->line = rs->seen = (size_t)r;
+	}
+	return parse_fields(buf, len, max_head, req->fields, &req->nfields,
+	    &req->err, rs, "request head too large");
+}
+
+int
+http_parse_request(const char *buf, size_t len, size_t max_head,
+    struct http_request *req)
+{
+	struct http_resume rs = { 0, 0 };
+
+	return http_resume_request(buf, len, max_head, req, &rs);
 }
 
 /* HTTP-version SP 3DIGIT SP reason-phrase; the SP before an empty reason is
@@ -236,29 +269,49 @@ parse_status_line(const char *p, const char *cr, struct http_response *res)
 }
 
 int
-http_parse_response(const char *buf, size_t len, size_t max_head,
-    struct http_response *res)
+http_resume_response(const char *buf, size_t len, size_t max_head,
+    struct http_response *res, struct http_resume *rs)
 {
-	const char *lf;
 	int r;
 
-	res->nfields = 0;
-	lf = memchr(buf, '\n', len);
-	if (lf == NULL) {
-		if (len > max_head)
-			return fail(&res->err, 502, "response head too large",
+	if (rs->line == 0) {
+		const char *lf = memchr(buf + rs->seen, '\n', len - rs->seen);
+
+		res->nfields = 0;
+		if (lf == NULL) {
+			if (len > max_head)
+				return fail(&res->err, 502,
+				    "response head too large", NULL);
+			rs->seen = len;
+			return HTTP_INCOMPLETE;
+		}
+		if (lf == buf || lf[-1] != '\r')
+			return fail(&res->err, 502, "bare LF in status line",
 			    NULL);
-		return HTTP_INCOMPLETE;
+		if (parse_status_line(buf, lf - 1, res) == -1)
+			return HTTP_BAD;
+		rs->line = rs->seen = (size_t)(lf + 1 - buf);
 	}
-	if (lf == buf || lf[-1] != '\r')
-		return fail(&res->err, 502, "bare LF in status line", NULL);
-	if (parse_status_line(buf, lf - 1, res) == -1)
-		return HTTP_BAD;
-	r = parse_fields(buf, lf + 1, buf + len, max_head, res->fields,
-	    &res->nfields, &res->err);
+	r = parse_fields(buf, len, max_head, res->fields, &res->nfields,
+	    &res->err, rs, "response head too large");
 	if (r == HTTP_BAD)	/* a backend's bad head is the gateway's 502 */
 		res->err.status = 502;
 	return r;
+}
+
+int
+http_parse_response(const char *buf, size_t len, size_t max_head,
+    struct http_response *res)
+{
+	struct http_resume rs = { 0, 0 };
+
+	return http_resume_response(buf, len, max_head, res, &rs);
+}
+
+int
+http_is_interim(const struct http_response *res)
+{
+	return res->status >= 100 && res->status <= 199 && res->status != 101;
 }
 
 static int
@@ -324,20 +377,6 @@ field_single(const struct http_field *f, size_t n, const char *name)
 	return i;
 }
 
-/* reg-name, IPv4 or [IP-literal], then an optional :port (RFC 3986) */
-static int
-valid_host(const char *p, size_t len)
-{
-	size_t i;
-
-	if (len == 0)
-		return 0;
-	for (i = 0; i < len; i++)
-		if (!is_tchar(p[i]) && strchr(":[]!$&'()*+,;=", p[i]) == NULL)
-			return 0;
-	return 1;
-}
-
 /* base64 of exactly 16 bytes: 22 characters, then "==" (RFC 6455 4.1) */
 static int
 valid_key(const char *p, size_t len)
@@ -369,7 +408,7 @@ check_headers(struct http_request *req, struct ws_request *ws)
 	if ((i = field_single(f, n, "Host")) < 0)
 		return fail(e, 400, i == -1 ? "missing Host" :
 		    "duplicate Host", NULL);
-	if (!valid_host(f[i].value, f[i].value_len))
+	if (!host_valid(f[i].value, f[i].value_len))
 		return fail(e, 400, "invalid Host", NULL);
 	ws->host = f[i].value;
 	ws->host_len = f[i].value_len;

@@ -15,6 +15,15 @@
 
 #define HTTP_MAX_FIELDS		100	/* field lines in one head, Host included */
 #define HTTP_MAX_LINE		8192	/* request line, without its CRLF */
+/*
+ * The backend's answer head, a fixed bound: --max-header-bytes is the
+ * client's.  A 101 is a few hundred bytes; an error or redirect relayed
+ * may carry cookies and security headers.  nginx refuses a head over
+ * proxy_buffer_size (4 or 8 KiB by default), HAProxy one over tune.bufsize
+ * less tune.maxrewrite (15 KiB): whatever passes those passes here, and
+ * the head still leaves half of the 64 KiB relay buffer it is read into.
+ */
+#define HTTP_MAX_RESPONSE_HEAD	32768
 
 #define HTTP_INCOMPLETE		(-2)
 #define HTTP_BAD		(-1)
@@ -55,6 +64,17 @@ struct http_response {
 	struct http_error err;
 };
 
+/*
+ * Where a parse that ran out of bytes stopped, so that the next call, on the
+ * same buffer grown by what arrived since, goes on from there: a head that
+ * arrives in small pieces is then read once, not once per piece, as
+ * picohttpparser's last_len has it.  All zero: from the start.
+ */
+struct http_resume {
+	size_t		 line;		/* where the first unparsed line starts */
+	size_t		 seen;		/* how far its end was looked for */
+};
+
 /* What a valid upgrade request carries that the rest of the program needs. */
 struct ws_request {
 	const char	*host;
@@ -77,6 +97,19 @@ int	http_parse_request(const char *buf, size_t len, size_t max_head,
 	    struct http_request *req);
 int	http_parse_response(const char *buf, size_t len, size_t max_head,
 	    struct http_response *res);
+/*
+ * The same, resumed at rs, which the call moves on: after HTTP_INCOMPLETE,
+ * call again with the same req or res and the same bytes with more after
+ * them; the answer is what a parse of the whole buffer from its start gives.
+ */
+int	http_resume_request(const char *buf, size_t len, size_t max_head,
+	    struct http_request *req, struct http_resume *rs);
+int	http_resume_response(const char *buf, size_t len, size_t max_head,
+	    struct http_response *res, struct http_resume *rs);
+
+/* Whether res is an interim answer, a 1xx other than 101 (which is final for
+ * an upgrade): the final answer follows it (RFC 9110 section 15.2). */
+int	http_is_interim(const struct http_response *res);
 
 /* The semantic checks of the upgrade request; 0, or -1 with req->err set. */
 int	http_check_upgrade(struct http_request *req, struct ws_request *ws);

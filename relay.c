@@ -20,6 +20,7 @@
 enum { UP_IN, UP_OUT, DOWN_IN, DOWN_OUT };
 
 #define SPLICE_MIN_PIPE	65536	/* the default pipe of 16 pages */
+#define DRAIN_TICK_MS	10	/* looks at a kernel queue left to empty */
 
 static volatile sig_atomic_t stop_signal;
 
@@ -43,6 +44,7 @@ relay_dir_init(struct relay_dir *d, struct conn *src, struct conn *dst,
 	d->rwant = CONN_WANT_READ;
 	d->wwant = CONN_WANT_WRITE;
 	d->pipe[0] = d->pipe[1] = -1;
+	d->outq = -1;
 }
 
 /* Bytes read from src not yet written to dst. */
@@ -268,7 +270,7 @@ dir_pump(struct relay *r, struct relay_dir *d, const struct pollfd *in,
 {
 	uint64_t before = d->bytes;
 	size_t had = dir_held(d);
-	int eof = d->eof;
+	int eof = d->eof, shut = d->shut;
 
 	if (in->revents != 0 && in->events == 0) {
 		if (dir_full_event(d, in->revents) == -1) {
@@ -285,7 +287,8 @@ dir_pump(struct relay *r, struct relay_dir *d, const struct pollfd *in,
 		r->end = drain_end(d, dst_error);
 		return -1;
 	}
-	return d->bytes != before || dir_held(d) != had || d->eof != eof;
+	return d->bytes != before || dir_held(d) != had || d->eof != eof ||
+	    d->shut != shut;
 }
 
 /*
@@ -400,27 +403,104 @@ catch_signals(sigset_t *old)
 }
 
 /*
+ * The drain of a direction whose source has ended.  Its bytes are delivered
+ * once out of the store, the end passed on and the kernel's queue toward the
+ * reader empty: a TCP socket closed with unread bytes from its peer resets,
+ * and what it still had queued is lost.
+ */
+static int
+dir_delivered(const struct relay_dir *d)
+{
+	return dir_held(d) == 0 && d->shut && d->outq <= 0;
+}
+
+/* 1 when an ended direction's reader took bytes since the last look: bytes
+ * written (moved), or a shorter kernel queue, which poll() does not show.
+ * Delivered stays delivered: nothing more comes after the end. */
+static int
+dir_track(struct relay_dir *d, int moved, int64_t now)
+{
+	int q, took;
+
+	if (!d->eof || (d->moved_at != 0 && dir_delivered(d)))
+		return 0;
+	q = conn_outq(d->dst);
+	took = moved || d->moved_at == 0 || (q >= 0 && q < d->outq);
+	if (took)
+		d->moved_at = now;
+	d->outq = q;
+	return took;
+}
+
+static int
+stall_ms(const struct relay *r)
+{
+	return r->close_ms > RELAY_STALL_MIN_MS ? r->close_ms :
+	    RELAY_STALL_MIN_MS;
+}
+
+static int
+dir_draining(const struct relay_dir *d, int64_t now, int stall)
+{
+	return d->eof && !dir_delivered(d) && now - d->moved_at < stall;
+}
+
+/*
+ * When to look at a drain again; 0: no need.  Its reader's progress shows
+ * in the kernel's queue, not in poll(), so that is looked at a few times in
+ * each stall time, and often once the session waits for nothing else.
+ */
+static int64_t
+dir_judge_at(const struct relay_dir *d, int64_t now, int stall, int closing)
+{
+	int64_t at = d->moved_at + stall, look = now + stall / 4;
+
+	if (!dir_draining(d, now, stall))
+		return 0;
+	if (closing && dir_held(d) == 0 && d->shut)
+		look = now + DRAIN_TICK_MS;	/* nothing else wakes poll() */
+	return look < at ? look : at;
+}
+
+/*
  * Ends the session: 1, with r->end set, when a timer has run out.  The close
- * timer bounds the direction still open after the other has ended; the ended
- * one's last bytes are delivered for as long as they keep moving, so that
- * nothing read is dropped while its reader still takes it.
+ * timer, set once when the first side ends, bounds the direction still
+ * open.  It ends nothing while an ended side's bytes are still being taken:
+ * they are delivered whole for as long as they move, and only a drain whose
+ * reader took nothing for the stall time is cut.
  */
 static int
 timers(struct relay *r, int up, int down, int64_t *idle_at,
     int64_t *close_at)
 {
 	int64_t now = now_ms();
+	int stall = stall_ms(r);
 
+	up |= dir_track(&r->up, up, now);
+	down |= dir_track(&r->down, down, now);
 	if ((up || down) && r->idle_ms > 0)
 		*idle_at = now + r->idle_ms;
-	if ((r->up.eof && (up || *close_at == 0)) ||
-	    (r->down.eof && (down || *close_at == 0)))
+	if (*close_at == 0 && (r->up.eof || r->down.eof))
 		*close_at = now + r->close_ms;
 	if (*idle_at != 0 && now >= *idle_at)
 		r->end = "idle-timeout";
-	else if (*close_at != 0 && now >= *close_at)
+	else if (*close_at != 0 && now >= *close_at &&
+	    !dir_draining(&r->up, now, stall) &&
+	    !dir_draining(&r->down, now, stall))
 		r->end = "close-timeout";
 	return r->end != NULL;
+}
+
+/* The next timer: idle, close, or a look at a drain. */
+static int64_t
+next_timer(const struct relay *r, int64_t idle_at, int64_t close_at)
+{
+	int64_t now = now_ms(), at;
+	int stall = stall_ms(r), closing = close_at != 0 && now >= close_at;
+
+	at = earliest(idle_at, closing ? 0 : close_at);
+	at = earliest(at, dir_judge_at(&r->up, now, stall, closing));
+	return earliest(at, dir_judge_at(&r->down, now, stall, closing));
 }
 
 static void
@@ -446,8 +526,8 @@ relay_loop(struct relay *r, const sigset_t *mask)
 			return;
 		dir_poll(&r->up, &pfd[UP_IN], &pfd[UP_OUT]);
 		dir_poll(&r->down, &pfd[DOWN_IN], &pfd[DOWN_OUT]);
-		if (relay_wait(r, pfd, earliest(earliest(idle_at, close_at),
-		    ws_at), busy_until, mask) == -1) {
+		if (relay_wait(r, pfd, earliest(next_timer(r, idle_at,
+		    close_at), ws_at), busy_until, mask) == -1) {
 			if (errno != EINTR) {
 				r->end = "poll-error";
 				r->failed = 1;

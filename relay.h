@@ -12,6 +12,10 @@
 #include "conn.h"
 #include "wsrelay.h"
 
+/* A drain is judged stopped after no less than this without progress: a
+ * reader that is only descheduled or collecting garbage is still reading. */
+#define RELAY_STALL_MIN_MS	1000
+
 struct relay_dir {
 	struct conn	*src, *dst;
 	char		*buf;
@@ -24,6 +28,8 @@ struct relay_dir {
 	int		 pipe[2];		/* splice(): -1 when buffered */
 	size_t		 plen, pcap;		/* bytes in the pipe, its size */
 	int		 pfull;			/* the pipe took no more */
+	int64_t		 moved_at;		/* after eof: dst last took bytes */
+	int		 outq;			/* dst's kernel queue then, or -1 */
 	struct ws_dir	*ws;			/* frame tracking, or NULL */
 };
 
@@ -31,7 +37,10 @@ struct relay {
 	struct relay_dir up;		/* client to backend */
 	struct relay_dir down;		/* backend to client */
 	int		 idle_ms;	/* 0: no idle timeout */
-	int		 close_ms;
+	int		 close_ms;	/* the other direction's time after an
+					   end, and the longest stall of the
+					   ended one's drain (at least
+					   RELAY_STALL_MIN_MS) */
 	int		 splice;	/* may splice() when neither side is TLS */
 	int		 spliced;	/* did */
 	int		 busy_us;	/* poll without sleeping this long

@@ -3,6 +3,7 @@
  * hop-by-hop fields and those the Connection field names go no further, and
  * the backend learns who the client was from X-Forwarded-*.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -76,13 +77,41 @@ named_in_connection(const struct http_field *fields, size_t n,
 	return 0;
 }
 
-/* Hop-by-hop fields of a request (RFC 9110 section 7.6.1) and those
+/* Hop-by-hop fields of a request (RFC 9110 section 7.6.1) and the Host
  * wstunnel writes itself. */
 static const char *const request_drop[] = {
 	"Connection", "Keep-Alive", "Proxy-Connection", "TE", "Trailer",
-	"Transfer-Encoding", "Upgrade", "Proxy-Authorization", "Host",
-	"X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", NULL
+	"Transfer-Encoding", "Upgrade", "Proxy-Authorization", "Host", NULL
 };
+
+/* What wstunnel tells the backend about the client, and what a backend may
+ * take for it: the client's own word is not passed on.  X-Forwarded-For,
+ * spelled so, is kept in front of the address wstunnel appends. */
+static const char *const client_facts[] = {
+	"X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host",
+	"Forwarded", "X-Real-IP", NULL
+};
+
+/* Whether f is one of names as a CGI or WSGI backend reads names: case
+ * aside, '_' and '-' are the same (HTTP_X_FORWARDED_FOR), which is why
+ * nginx drops names with '_' by default. */
+static int
+is_one_of_cgi(const struct http_field *f, const char *const *names)
+{
+	size_t i;
+
+	for (; *names != NULL; names++) {
+		if (f->name_len != strlen(*names))
+			continue;
+		for (i = 0; i < f->name_len; i++)
+			if (tolower((unsigned char)(f->name[i] == '_' ? '-' :
+			    f->name[i])) != tolower((unsigned char)(*names)[i]))
+				break;
+		if (i == f->name_len)
+			return 1;
+	}
+	return 0;
+}
 
 /* A client could name these in Connection to strip them before the backend
  * sees them, and so bypass the backend's own checks: they always pass, as
@@ -136,7 +165,8 @@ rewrite_request(const struct http_request *req, const struct forward *fw,
 	for (i = 0; i < req->nfields; i++) {
 		const struct http_field *f = &req->fields[i];
 
-		if (is_one_of(f, request_drop) || (!is_end_to_end(f) &&
+		if (is_one_of(f, request_drop) || is_one_of_cgi(f,
+		    client_facts) || (!is_end_to_end(f) &&
 		    named_in_connection(req->fields, req->nfields, f)))
 			continue;
 		put_field(&o, f->name, f->name_len, f->value, f->value_len);
@@ -198,30 +228,31 @@ static const char *const locations[] = {
 	"Location", "Content-Location", NULL
 };
 
-/* The default port of a Location scheme wstunnel may rewrite, or NULL. */
-static const char *
+/* The default port of a Location scheme wstunnel may rewrite, or -1. */
+static int
 scheme_port(const char *s, size_t len, int *ws)
 {
 	*ws = (len == 2 || len == 3) && strncasecmp(s, "ws", 2) == 0;
 	if (len == 2 && strncasecmp(s, "ws", 2) == 0)
-		return "80";
+		return 80;
 	if (len == 3 && strncasecmp(s, "wss", 3) == 0)
-		return "443";
+		return 443;
 	if (len == 4 && strncasecmp(s, "http", 4) == 0)
-		return "80";
+		return 80;
 	if (len == 5 && strncasecmp(s, "https", 5) == 0)
-		return "443";
-	return NULL;
+		return 443;
+	return -1;
 }
 
-/* Whether the authority [a, a+len) names the backend, defport when it has
- * no port. */
+/* Whether the authority [a, a+len) names the backend.  A port left out or
+ * empty is defport (RFC 3986 section 6.2.3), and ports compare as numbers,
+ * as the backend's own is kept: ":08000" is the backend's ":8000". */
 static int
-same_authority(const char *a, size_t len, const char *defport,
+same_authority(const char *a, size_t len, int defport,
     const struct reverse *rv)
 {
-	const char *end = a + len, *h = a, *hend, *port = defport;
-	size_t plen = strlen(defport);
+	const char *end = a + len, *h = a, *hend;
+	int port = defport;
 
 	if (len > 0 && *a == '[') {
 		if ((hend = memchr(a, ']', len)) == NULL)
@@ -236,38 +267,49 @@ same_authority(const char *a, size_t len, const char *defport,
 	if (a < end) {
 		if (*a != ':')
 			return 0;
-		port = a + 1;
-		plen = end - port;
+		if (end - a > 1 && (port = port_number(a + 1, end - a - 1)) == -1)
+			return 0;
 	}
 	return (size_t)(hend - h) == strlen(rv->bhost) &&
 	    strncasecmp(h, rv->bhost, hend - h) == 0 &&
-	    plen == strlen(rv->bport) && memcmp(port, rv->bport, plen) == 0;
+	    port == port_number(rv->bport, strlen(rv->bport));
 }
 
-/* Location rewritten as ProxyPassReverse does: 1 when it was, 0 when it is
- * not under the backend URL. */
+/*
+ * Location rewritten as ProxyPassReverse does: 1 when it was, 0 when it is
+ * not under the backend URL.  A network-path reference ("//host:port/p",
+ * RFC 3986 section 4.2) names the backend as an absolute URL does, with the
+ * backend's scheme, and stays one: the client resolves it with its own.
+ */
 static int
 put_location(struct out *o, const struct http_field *f,
     const struct reverse *rv)
 {
-	const char *v = f->value, *end = v + f->value_len, *a, *p, *defport;
+	const char *v = f->value, *end = v + f->value_len, *a, *p;
+	const char *scheme = NULL;
 	char path[HTTP_MAX_LINE + 512];
 	ssize_t n;
-	int ws;
+	int defport, ws;
 
-	if (v < end && *v == '/' && (end - v < 2 || v[1] != '/')) {
+	if (end - v >= 2 && v[0] == '/' && v[1] == '/') {
+		a = v + 2;
+		defport = rv->btls ? 443 : 80;
+	} else if (v < end && *v == '/') {
 		n = route_unmap(rv->prefix, rv->prefix_len, rv->bpath,
 		    rv->bpath_len, v, end - v, path, sizeof(path));
 		if (n <= 0)
 			return 0;
 		put_field(o, f->name, f->name_len, path, n);
 		return 1;
+	} else {
+		if ((a = memchr(v, ':', end - v)) == NULL || end - a < 3 ||
+		    memcmp(a, "://", 3) != 0 ||
+		    (defport = scheme_port(v, a - v, &ws)) == -1)
+			return 0;
+		a += 3;
+		scheme = ws ? "ws" : "http";
 	}
-	if ((a = memchr(v, ':', end - v)) == NULL || end - a < 3 ||
-	    memcmp(a, "://", 3) != 0 ||
-	    (defport = scheme_port(v, a - v, &ws)) == NULL)
-		return 0;
-	for (a += 3, p = a; p < end && *p != '/' && *p != '?'; p++)
+	for (p = a; p < end && *p != '/' && *p != '?'; p++)
 		;
 	if (!same_authority(a, p - a, defport, rv))
 		return 0;
@@ -277,8 +319,12 @@ put_location(struct out *o, const struct http_field *f,
 	if (n <= 0)
 		return 0;
 	put(o, f->name, f->name_len);
-	puts0(o, ws ? ": ws" : ": http");
-	puts0(o, rv->front_tls ? "s://" : "://");
+	put(o, ": ", 2);
+	if (scheme != NULL) {
+		puts0(o, scheme);
+		puts0(o, rv->front_tls ? "s:" : ":");
+	}
+	put(o, "//", 2);
 	put(o, rv->front_host, rv->front_host_len);
 	put(o, path, n);
 	put(o, "\r\n", 2);

@@ -34,6 +34,8 @@ struct reverse {
 	const char	*front_host;	/* the client's Host */
 	size_t		 front_host_len;
 	int		 front_tls;	/* the client side is TLS */
+	int		 btls;		/* the backend is wss://: the scheme
+					 * of a "//host" Location */
 };
 
 ssize_t	rewrite_request(const struct http_request *req,

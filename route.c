@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <sys/un.h>
 
+#include "host.h"
 #include "route.h"
 #include "util.h"
 
@@ -115,6 +116,11 @@ parse_authority(const char *p, const char *end, const char **rest,
 		for (i = 0; i < u->host_len; i++)
 			if (!is_unreserved(u->host[i]) || u->host[i] == '~')
 				return "invalid character in host";
+		/* it is sent as Host: only what a wstunnel would take from
+		 * a client */
+		if (!host_valid(u->host, u->host_len))
+			return "invalid host (an empty label, or a name ending "
+			    "in a number that is not an IPv4 address)";
 	}
 	if (q < end && *q == ':') {
 		const char *ps = ++q;
@@ -161,30 +167,53 @@ is_ip_literal(const char *host)
 	    inet_pton(AF_INET6, host, addr) == 1;
 }
 
+/*
+ * The authority a client would send in Host for u (RFC 9110 sections 4.2.3
+ * and 7.2): the port as a number, and none when it is the scheme's
+ * default, so "ws://h:080" and "ws://h" both send "h", as a browser does;
+ * "ws://h:08000" sends "h:8000", which Location rewriting then matches.
+ */
+static char *
+url_authority(const struct url *u, int port)
+{
+	char num[8] = "";
+	char *s;
+	int v6 = memchr(u->host, ':', u->host_len) != NULL;
+
+	if (u->is_unix)
+		return strdup("localhost");
+	if (port != (u->tls ? 443 : 80))
+		snprintf(num, sizeof(num), ":%d", port);
+	if (asprintf(&s, "%s%.*s%s%s", v6 ? "[" : "", (int)u->host_len,
+	    u->host, v6 ? "]" : "", num) == -1)
+		return NULL;
+	return s;
+}
+
 static const char *
 backend_init(const char *s, size_t len, struct backend *b, char *msg,
     size_t msgsize)
 {
 	struct url u;
 	const char *why;
+	char num[8];
+	int port;
 
 	memset(b, 0, sizeof(*b));
 	if ((why = url_parse(s, len, &u)) != NULL) {
 		snprintf(msg, msgsize, "backend URL %.*s: %s", (int)len, s, why);
 		return msg;
 	}
+	port = (u.port_len > 0 ? port_number(u.port, u.port_len) :
+	    u.tls ? 443 : 80);
+	snprintf(num, sizeof(num), "%d", port);
 	b->url = strndup(s, len);
 	b->tls = u.tls;
 	b->is_unix = u.is_unix;
 	b->host = strndup(u.host, u.host_len);
-	b->port = (u.port_len > 0 ? strndup(u.port, u.port_len) :
-	    strdup(u.tls ? "443" : "80"));
+	b->port = strdup(num);
 	b->path = strndup(u.path, u.path_len);
-	if (u.is_unix)
-		b->authority = strdup("localhost");
-	else	/* as written, brackets and port included */
-		b->authority = strndup(s + (u.tls ? 6 : 5),
-		    (size_t)(u.path - s) - (u.tls ? 6 : 5));
+	b->authority = url_authority(&u, port);
 	if (b->url == NULL || b->host == NULL || b->port == NULL ||
 	    b->path == NULL || b->authority == NULL) {
 		snprintf(msg, msgsize, "out of memory");
@@ -291,7 +320,24 @@ route_match(const struct route *r, size_t n, const char *target, size_t len)
 	return best;
 }
 
-/* Whether the path part of a normalised target has a "." or ".." segment. */
+/* Whether the segment [seg, end) is "." or "..", alone or with path
+ * parameters: servlet containers (Tomcat) strip ";..." from a segment
+ * before they resolve dot-segments, so "/app/..;/admin" is their "/admin".
+ * A ";" still encoded counts too, for servers that decode it first. */
+static int
+is_dot_segment(const char *seg, const char *end)
+{
+	const char *p = seg;
+
+	while (p < end && p - seg < 2 && *p == '.')
+		p++;
+	if (p == seg)
+		return 0;
+	return p == end || *p == ';' || (end - p >= 3 && p[0] == '%' &&
+	    p[1] == '3' && (p[2] == 'b' || p[2] == 'B'));
+}
+
+/* Whether the path part of a normalised target has a dot-segment. */
 static int
 has_dot_segment(const char *p, size_t len)
 {
@@ -302,8 +348,7 @@ has_dot_segment(const char *p, size_t len)
 	for (seg = p; seg < end; seg = q + 1) {
 		if ((q = memchr(seg, '/', end - seg)) == NULL)
 			q = end;
-		if ((q - seg == 1 && seg[0] == '.') ||
-		    (q - seg == 2 && seg[0] == '.' && seg[1] == '.'))
+		if (is_dot_segment(seg, q))
 			return 1;
 	}
 	return 0;

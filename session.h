@@ -31,6 +31,7 @@ struct session {
 	char		*up, *down;
 	size_t		 bufsize, uplen, downlen;
 	size_t		 head_len, res_len;	/* request, response heads */
+	struct http_resume	 req_at, res_at;	/* how far each is read */
 
 	struct http_request	 req;
 	struct http_response	 res;

@@ -138,7 +138,8 @@ parse_request(const char *buf, size_t len, void *arg)
 {
 	struct session *s = arg;
 
-	return http_parse_request(buf, len, s->cfg->max_head, &s->req);
+	return http_resume_request(buf, len, s->cfg->max_head, &s->req,
+	    &s->req_at);
 }
 
 static int

@@ -35,8 +35,9 @@ FUZZ_LIBS	= $(LIBS)
 FUZZ_REPORT	= DONE|stat::(number|average|new)|INVARIANT|ERROR:|runtime error|SUMMARY|Test unit
 
 # the largest input each target gets, and its dictionary
+# (a response may pass HTTP_MAX_RESPONSE_HEAD, 32768)
 FUZZ_MAXLEN_request	= 20000
-FUZZ_MAXLEN_response	= 20000
+FUZZ_MAXLEN_response	= 40000
 FUZZ_MAXLEN_url		= 1024
 FUZZ_MAXLEN_proxy	= 4400
 FUZZ_MAXLEN_frame	= 4096

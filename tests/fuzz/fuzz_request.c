@@ -10,6 +10,9 @@
  *     without a limit gives the same answer whenever it fits;
  *   - prefixes: a prefix of a complete head is INCOMPLETE, a complete
  *     prefix stays complete with the same length, a BAD prefix stays BAD;
+ *   - http_resume_request(), given the input in pieces whose sizes the
+ *     input picks, answers at every step what a parse of the same bytes
+ *     from the start answers: result, status, reason and fields;
  *   - INCOMPLETE only while the lines complete so far are good: they and an
  *     empty line make a complete head (or one over max_head);
  *   - method, target and every field name and value lie inside the head;
@@ -30,8 +33,9 @@
  * rewrite_request(), into a buffer of the size backend.c allocates:
  *   it fits; the head has exactly one empty line (its end) and no bare CR or
  *   LF; its fields are exactly Host, the client's end-to-end fields in
- *   order and unchanged, Upgrade, Connection and X-Forwarded-*; and it is
- *   itself a valid upgrade request.
+ *   order and unchanged (none that, with '_' read as '-', names
+ *   X-Forwarded-*, Forwarded or X-Real-IP), Upgrade, Connection and
+ *   X-Forwarded-*; and it is itself a valid upgrade request.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -64,6 +68,25 @@ static const char *const drop[] = {
 static const char *const end_to_end[] = {
 	"Origin", "Cookie", "Authorization", NULL
 };
+/* what wstunnel says of the client, never the client: also spelled with
+ * '_' for '-', as a CGI backend reads names */
+static const char *const client_facts[] = {
+	"X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host",
+	"Forwarded", "X-Real-IP", NULL
+};
+
+static int
+client_fact(const char *name, size_t len)
+{
+	char n[32];
+	size_t i;
+
+	if (len >= sizeof(n))
+		return 0;
+	for (i = 0; i < len; i++)
+		n[i] = name[i] == '_' ? '-' : name[i];
+	return one_of(n, len, client_facts);
+}
 
 static int
 is_end_to_end(const char *name, size_t len)
@@ -214,6 +237,37 @@ check_limit(int full, int fst, int r, int rst, size_t n, size_t max)
 		    r == HTTP_BAD && rst == 431);
 }
 
+/* The input a piece at a time, each call resuming the last. */
+static void
+check_resume(const uint8_t *d, size_t n, size_t max, int r)
+{
+	static struct http_request a, b;
+	struct http_resume rs = { 0, 0 };
+	uint32_t s = seed_of(d, n) ^ 0x5bd1e995u;
+	size_t k = 0;
+	int ra = HTTP_INCOMPLETE;
+
+	memset(&a, 0, sizeof(a));
+	while (ra == HTTP_INCOMPLETE && k < n) {
+		int rb;
+
+		k += 1 + mix(&s) % (n / 32 + 8);
+		if (k > n)
+			k = n;
+		ra = http_resume_request((const char *)d, k, max, &a, &rs);
+		rb = http_parse_request((const char *)d, k, max, &b);
+		CHECK("resume-same", ra == rb);
+		if (ra == HTTP_BAD && rb == HTTP_BAD)
+			CHECK("resume-same-error", a.err.status ==
+			    b.err.status && a.err.why == b.err.why);
+		if (ra > 0 && ra == rb)
+			CHECK("resume-same-fields", a.nfields == b.nfields &&
+			    a.target == b.target && memcmp(a.fields, b.fields,
+			    a.nfields * sizeof(a.fields[0])) == 0);
+	}
+	CHECK("resume-end", ra == r);
+}
+
 /* Prefixes of the input: at line ends, near the head's end, and a few
  * positions picked from the input. */
 static void
@@ -297,6 +351,35 @@ named(const struct http_request *req, const char *name, size_t len)
 	return ref;
 }
 
+static int
+in_set(char c, const char *set)
+{
+	return c != '\0' && strchr(set, c) != NULL;
+}
+
+/* Whether an accepted Host holds only what RFC 3986 allows in a host and
+ * port: unreserved, sub-delims, ":" and brackets, and "%" only before two
+ * hex digits of a non-ASCII byte. */
+static int
+host_chars(const char *h, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)h[i];
+
+		if (c == '%') {
+			if (len - i < 3 || !in_set(h[i + 1], "89abcdefABCDEF") ||
+			    !in_set(h[i + 2], "0123456789abcdefABCDEF"))
+				return 0;
+			i += 2;
+		} else if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || in_set(c, "-._~!$&'()*+,;=:[]")))
+			return 0;
+	}
+	return 1;
+}
+
 /* What http_check_upgrade() accepted, checked against SPEC.md. */
 static void
 check_upgrade(const struct http_request *req, const struct ws_request *ws,
@@ -311,6 +394,7 @@ check_upgrade(const struct http_request *req, const struct ws_request *ws,
 	CHECK("upgrade-origin-form", req->target[0] == '/');
 	CHECK("upgrade-host", count(req, "Host") == 1 && ws->host_len > 0 &&
 	    inside(ws->host, ws->host_len, h, len));
+	CHECK("upgrade-host-chars", host_chars(ws->host, ws->host_len));
 	CHECK("upgrade-key", count(req, "Sec-WebSocket-Key") == 1 &&
 	    ws->key_len == 24 && inside(ws->key, ws->key_len, h, len));
 	CHECK("upgrade-no-te", count(req, "Transfer-Encoding") == 0);
@@ -331,7 +415,20 @@ check_upgrade(const struct http_request *req, const struct ws_request *ws,
 	    (norigin == 0 || inside(ws->origin, ws->origin_len, h, len)));
 }
 
-/* Whether the path part of t[0..len) has a "." or ".." segment. */
+/* Whether the segment t[s..i) is "." or "..", or one of them before
+ * path parameters (";", also "%3B"). */
+static int
+dot_seg(const char *t, size_t s, size_t i)
+{
+	size_t d = (i > s && t[s] == '.') + (i > s + 1 && t[s] == '.' &&
+	    t[s + 1] == '.');
+
+	return d > 0 && (s + d == i || t[s + d] == ';' || (i - s - d >= 3 &&
+	    t[s + d] == '%' && t[s + d + 1] == '3' &&
+	    (t[s + d + 2] | 0x20) == 'b'));
+}
+
+/* Whether the path part of t[0..len) has a dot-segment. */
 static int
 dot_segment(const char *t, size_t len)
 {
@@ -340,8 +437,7 @@ dot_segment(const char *t, size_t len)
 	for (i = 0; i <= len; i++) {
 		if (i < len && t[i] != '/' && t[i] != '?')
 			continue;
-		if ((i - s == 1 && t[s] == '.') ||
-		    (i - s == 2 && t[s] == '.' && t[s + 1] == '.'))
+		if (dot_seg(t, s, i))
 			return 1;
 		if (i < len && t[i] == '?')
 			break;
@@ -429,6 +525,7 @@ check_rewrite(const struct http_request *req, const struct forward *fw,
 			x += 2;
 		}
 		if (one_of(f->name, f->name_len, drop) ||
+		    client_fact(f->name, f->name_len) ||
 		    (!is_end_to_end(f->name, f->name_len) &&
 		    named(req, f->name, f->name_len)))
 			continue;
@@ -563,6 +660,7 @@ LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	r = http_parse_request(buf, n, max, &req);
 	check_limit(full, fst, r, req.err.status, n, max);
 	check_prefixes(d, n, max, r);
+	check_resume(d, n, max, r);
 	if (req.target != NULL)		/* wstunnel.c copies it, always */
 		CHECK("target-fits", req.target_len < HTTP_MAX_LINE);
 	if (r == HTTP_INCOMPLETE) {

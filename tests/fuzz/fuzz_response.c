@@ -2,13 +2,20 @@
  * fuzz_response: the backend's answer, the way backend.c handles it.  The
  * input is what the backend sent: a response head, then body bytes.
  *
- * http_parse_response() with max_head 16384 (the default):
+ * backend.c skips up to 8 interim answers (1xx but 101) before the final
+ * one: after an interim head, the bytes that follow it are checked the same
+ * way, as the next answer.
+ *
+ * http_parse_response() with max_head HTTP_MAX_RESPONSE_HEAD (backend.c's):
  *   - a head length is <= len and <= max_head and ends with CRLF CRLF;
  *     re-parsing exactly the head gives the same length; without a limit
  *     the answer is the same whenever it fits, and a limit one byte short
  *     of a complete head makes it BAD;
  *   - prefixes: a prefix of a complete head is INCOMPLETE, a complete
  *     prefix stays complete with the same length, a BAD prefix stays BAD;
+ *   - http_resume_response(), given the input in pieces whose sizes the
+ *     input picks, answers at every step what a parse of the same bytes
+ *     from the start answers: result, status, reason and fields;
  *   - INCOMPLETE only while the lines complete so far are good: they and an
  *     empty line make a complete head (or one over max_head);
  *   - every field name and value lies inside the head; names are tokens,
@@ -37,13 +44,15 @@
 #include "rewrite.h"
 #include "fuzz.h"
 
-#define MAX_HEAD	16384
+#define MAX_HEAD	HTTP_MAX_RESPONSE_HEAD
+#define MAX_INTERIM	8		/* as backend.c */
 #define KEY		"dGhlIHNhbXBsZSBub25jZQ=="
 #define ACCEPT		"s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
 
 /* route /app=ws://backend.example:8080/ws, the client on front.example */
 static const struct reverse rv = {
-	"/app", 4, "/ws", 3, "backend.example", "8080", "front.example", 13, 0
+	"/app", 4, "/ws", 3, "backend.example", "8080", "front.example", 13, 0,
+	0
 };
 
 static const char *const switch_drop[] = {
@@ -147,6 +156,38 @@ check_prefixes(const uint8_t *d, size_t n, int r)
 	}
 }
 
+/* The input a piece at a time, each call resuming the last. */
+static void
+check_resume(const uint8_t *d, size_t n, int r)
+{
+	static struct http_response a, b;
+	struct http_resume rs = { 0, 0 };
+	uint32_t s = seed_of(d, n) ^ 0x5bd1e995u;
+	size_t k = 0;
+	int ra = HTTP_INCOMPLETE;
+
+	memset(&a, 0, sizeof(a));
+	while (ra == HTTP_INCOMPLETE && k < n) {
+		int rb;
+
+		k += 1 + mix(&s) % (n / 32 + 8);
+		if (k > n)
+			k = n;
+		ra = http_resume_response((const char *)d, k, MAX_HEAD, &a,
+		    &rs);
+		rb = http_parse_response((const char *)d, k, MAX_HEAD, &b);
+		CHECK("resume-same", ra == rb);
+		if (ra == HTTP_BAD && rb == HTTP_BAD)
+			CHECK("resume-same-error", a.err.status ==
+			    b.err.status && a.err.why == b.err.why);
+		if (ra > 0 && ra == rb)
+			CHECK("resume-same-fields", a.status == b.status &&
+			    a.nfields == b.nfields && memcmp(a.fields,
+			    b.fields, a.nfields * sizeof(a.fields[0])) == 0);
+	}
+	CHECK("resume-end", ra == r);
+}
+
 /* Whether a Connection field of res names [name, name+len). */
 static int
 named(const struct http_response *res, const char *name, size_t len)
@@ -176,13 +217,15 @@ under(const char *p, size_t plen, const char *s, size_t len)
 
 /*
  * A Location value as rewrite_response() may have rewritten it: the
- * path under the route, alone or after scheme://front.example.
+ * path under the route, alone or after scheme://front.example or, for a
+ * network-path reference, //front.example.
  */
 static int
 rewritten_location(const char *v, size_t len)
 {
 	static const char *const fronts[] = {
-		"ws://front.example", "http://front.example", NULL
+		"ws://front.example", "http://front.example", "//front.example",
+		NULL
 	};
 	size_t i;
 
@@ -352,6 +395,7 @@ LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 		CHECK("limit-same", r == full || (r == HTTP_BAD &&
 		    n > MAX_HEAD));
 	check_prefixes(d, n, r);
+	check_resume(d, n, r);
 	if (r == HTTP_INCOMPLETE) {
 		check_completion(buf, n);
 		return 0;
@@ -366,6 +410,20 @@ LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	check_fields(&res, buf, (size_t)r);
 	CHECK("reparse-head", http_parse_response(buf, (size_t)r, MAX_HEAD,
 	    &res) == r);
+	if (http_is_interim(&res)) {
+		static int depth;
+		int ret = 0;
+
+		CHECK("interim", res.status >= 100 && res.status < 200 &&
+		    res.status != 101 && http_check_switch(&res, KEY,
+		    strlen(KEY)) != NULL);
+		if (depth < MAX_INTERIM) {
+			depth++;
+			ret = LLVMFuzzerTestOneInput(d + r, n - (size_t)r);
+			depth--;
+		}
+		return ret;
+	}
 
 	why = http_check_switch(&res, KEY, strlen(KEY));
 	if (why == NULL) {

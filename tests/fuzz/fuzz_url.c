@@ -16,8 +16,10 @@
  *     request-target, no query or fragment (a unix socket's path too: it
  *     becomes the backend's request line);
  *   - route_parse(): the prefix is the path less its trailing slashes; each
- *     backend has a Host that is a valid Host value, a port and a path as
- *     above; the prefix is one a normalised target can match;
+ *     backend has a Host that is a valid Host value (host_valid(): a
+ *     wstunnel in front of it accepts it), with the port in decimal without
+ *     leading zeros and none when it is the scheme's default, a port and a
+ *     path as above; the prefix is one a normalised target can match;
  *   - route_match(): the longest prefix matching on a segment boundary;
  *   - route_map(): for a target under the prefix, the result starts with '/'
  *     and is a valid request-target; route_unmap() maps it back to the
@@ -42,6 +44,7 @@
 
 #include "access.h"
 #include "balance.h"
+#include "host.h"
 #include "route.h"
 #include "fuzz.h"
 
@@ -150,6 +153,22 @@ host_ok(const char *h)
 	return 1;
 }
 
+/* Whether the authority ends in ":" port exactly when the port is not the
+ * scheme's default. */
+static int
+default_port_left_out(const struct backend *b)
+{
+	const char *a = b->authority, *c = strrchr(a, ':'), *br = strrchr(a,
+	    ']');
+	int dflt = strcmp(b->port, b->tls ? "443" : "80") == 0;
+
+	if (c != NULL && br != NULL && c < br)	/* inside [IPv6] */
+		c = NULL;
+	if (dflt)
+		return c == NULL;
+	return c != NULL && strcmp(c + 1, b->port) == 0;
+}
+
 static void
 check_route(const struct route *r)
 {
@@ -175,9 +194,12 @@ check_route(const struct route *r)
 
 		CHECK("backend-strings", b->url != NULL && b->host != NULL &&
 		    b->port != NULL && b->path != NULL && b->authority != NULL);
-		CHECK("backend-authority", host_ok(b->authority));
+		CHECK("backend-authority", host_ok(b->authority) &&
+		    host_valid(b->authority, strlen(b->authority)));
 		CHECK("backend-port", strtonum(b->port, 1, 65535, &errstr) > 0 &&
-		    errstr == NULL);
+		    errstr == NULL && b->port[0] != '0');
+		CHECK("backend-authority-port", b->is_unix ||
+		    default_port_left_out(b));
 		CHECK("backend-path", path_ok(b->path, strlen(b->path)));
 	}
 }

@@ -81,6 +81,11 @@ REQUESTS = {
         ("X-Forwarded-For", "198.51.100.1"), ("X-Forwarded-For", ""),
         ("x-forwarded-for", "203.0.113.9, 10.0.0.1"),
         ("X-Forwarded-Proto", "https"), ("X-Forwarded-Host", "evil")]),
+    "valid-spoofed-client-facts.txt": req(add=[
+        ("X_Forwarded_For", "6.6.6.6"), ("X-Forwarded-For", "198.51.100.1"),
+        ("X-Forwarded_Host", "evil"), ("x_forwarded_proto", "https"),
+        ("Forwarded", "for=6.6.6.6;proto=https"), ("X-Real-IP", "6.6.6.6"),
+        ("X_Real_Ip", "6.6.6.7"), ("X_Other", "kept")]),
     "valid-ows.txt": req(headers=[
         ("Host", "example.test:8080"), ("Upgrade", "\tWebSocket "),
         ("Connection", " upgrade\t"), ("Sec-WebSocket-Version", "13"),
@@ -152,6 +157,30 @@ REQUESTS = {
     "Host-missing.txt": req(drop=["Host"]),
     "Host-duplicate.txt": req(add=[("host", "other.test")]),
     "Host-invalid.txt": req(drop=["Host"], add=[("Host", "a b")]),
+    # issue 16: a Host RFC 3986 forbids
+    "Host-hash.txt": req(drop=["Host"], add=[("Host", "exa#mple.com")]),
+    "Host-pipe-caret-backtick.txt": req(drop=["Host"],
+                                        add=[("Host", "a|b^c`d.example")]),
+    "Host-pct-ascii.txt": req(drop=["Host"], add=[("Host", "a%2Fb")]),
+    "Host-empty-label.txt": req(drop=["Host"], add=[("Host", "a..example")]),
+    "Host-ends-in-number.txt": req(drop=["Host"], add=[("Host", "127.1")]),
+    "Host-hex-ipv4.txt": req(drop=["Host"], add=[("Host", "0x7f.0.0.1")]),
+    "Host-ipv4-leading-zero.txt": req(drop=["Host"],
+                                      add=[("Host", "01.2.3.4:80")]),
+    "Host-port-0.txt": req(drop=["Host"], add=[("Host", "example.test:0")]),
+    "Host-port-empty.txt": req(drop=["Host"], add=[("Host", "example.test:")]),
+    "Host-two-ports.txt": req(drop=["Host"], add=[("Host", "a:1:2")]),
+    "Host-ipvfuture.txt": req(drop=["Host"], add=[("Host", "[v1.x]")]),
+    "Host-ipv6-zone.txt": req(drop=["Host"],
+                              add=[("Host", "[fe80::1%25eth0]:80")]),
+    "Host-ipv6-after-bracket.txt": req(drop=["Host"],
+                                       add=[("Host", "[::1]x")]),
+    "valid-host-sub-delims.txt": req(drop=["Host"],
+                                     add=[("Host", "a!$&'()*+,;=b:8080")]),
+    "valid-host-pct-utf8.txt": req(drop=["Host"],
+                                   add=[("Host", "caf%C3%A9.example.")]),
+    "valid-host-ipv4.txt": req(drop=["Host"],
+                               add=[("Host", "192.0.2.255:65535")]),
     "Content-Length-5.txt": req(add=[("Content-Length", "5")]) + b"hello",
     "Content-Length-twice.txt": req(add=[("Content-Length", "0"),
                                          ("Content-Length", "0")]),
@@ -181,6 +210,13 @@ REQUESTS = {
     "dot-final-query.txt": req(target="/a/..?q=1"),
     "dot-percent-2e.txt": req(target="/%2e%2e/etc"),
     "dot-percent-mixed.txt": req(target="/a/.%2E/b"),
+    # issue 16: path parameters after a dot-segment (servlet containers)
+    "dot-dot-semicolon.txt": req(target="/app/..;/admin"),
+    "dot-semicolon-params.txt": req(target="/a/.;x=1/b"),
+    "dot-percent-semicolon.txt": req(target="/a/%2e%2e;/b"),
+    "dot-mixed-semicolon.txt": req(target="/a/.%2E;/b"),
+    "dot-encoded-semicolon.txt": req(target="/a/..%3B/b"),
+    "valid-semicolon-not-dot.txt": req(target="/a/b;c/...;/x..;/d?/..;"),
     "encoded-slash.txt": req(target="/a%2Fb"),
     "encoded-nul.txt": req(target="/a%00b"),
     "bad-percent.txt": req(target="/a%zz"),
@@ -285,6 +321,14 @@ RESPONSES = {
         ("Content-Length", "0")]),
     "302-location-network-path.txt": res("302 Found", [
         ("Location", "//backend.example:8080/ws/x")]),
+    "302-location-network-path-default-port.txt": res("302 Found", [
+        ("Location", "//backend.example/ws/x"), ("Content-Length", "0")]),
+    "302-location-network-path-leading-zero.txt": res("302 Found", [
+        ("Location", "//backend.example:08080/ws/x?y=//z"),
+        ("Content-Location", "//backend.example:8080")]),
+    "302-location-port-leading-zero.txt": res("302 Found", [
+        ("Location", "http://backend.example:008080/ws/x"),
+        ("Content-Location", "https://backend.example:/ws")]),
     "302-location-no-path.txt": res("302 Found", [
         ("Location", "http://backend.example:8080")]),
     "302-location-outside.txt": res("302 Found", [
@@ -303,6 +347,23 @@ RESPONSES = {
     "bad-NUL-in-value.txt": res("200 OK", [("X-A", "a\x00b")]),
     "bad-ctl-in-reason.txt": b"HTTP/1.1 200 O\x01K\r\n\r\n",
     "incomplete-head.txt": b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: web",
+    # interim answers before the final one (RFC 9110 section 15.2)
+    "interim-100-then-101.txt": res("100 Continue") + res(fields=SWITCH),
+    "interim-103-then-101-then-frame.txt": res("103 Early Hints", [
+        ("Link", "</style.css>; rel=preload; as=style"),
+        ("Link", "</app.js>; rel=preload")]) + res(fields=SWITCH, body=FRAME),
+    "interim-100-102-103-then-403.txt": res("100 Continue") + res(
+        "102 Processing") + res("103 Early Hints", [("Link", "</a>")]) + res(
+        "403 Forbidden", [("Content-Length", "6")], b"denied"),
+    "interim-9-then-101.txt": res("103 Early Hints") * 9 + res(fields=SWITCH),
+    "interim-then-bad-status.txt": res("100 Continue") + b"HTTP/1.1 20\r\n\r\n",
+    "interim-then-incomplete.txt": res("103") + b"HTTP/1.1 101 Swit",
+    "interim-199-no-reason.txt": b"HTTP/1.1 199\r\n\r\n" + res(fields=SWITCH),
+    # the bound of a response head, HTTP_MAX_RESPONSE_HEAD, and one over it
+    "101-at-bound.txt": res(fields=SWITCH + [("X-Pad", "p" * (32768 - len(
+        res(fields=SWITCH + [("X-Pad", "")]))))]),
+    "101-over-bound.txt": res(fields=SWITCH + [("X-Pad", "p" * (32769 - len(
+        res(fields=SWITCH + [("X-Pad", "")]))))]),
 }
 
 
@@ -362,6 +423,15 @@ URLS = {
         "http://*.h"),
     "bad-route-no-equals.txt": url_input(
         "ws://h:80:90/", "/app", "", "1.2.3.4/024", "http://a/b", "null"),
+    # issue 16: ports with leading zeros and default ports, hosts a
+    # wstunnel would refuse in Host
+    "port-leading-zeros.txt": url_input(
+        "ws://h:08000/ws", "/a=ws://h:08000/ws,wss://[::1]:0443,ws://h:0080",
+        "/a/x", "", "", ""),
+    "port-default-written.txt": url_input(
+        "wss://h:443/", "/=ws://h:80,wss://h:80,ws://h:443", "/", "", "", ""),
+    "bad-host-ends-in-number.txt": url_input(
+        "ws://127.1:8000", "/=ws://h.123,ws://a..b", "/", "", "", ""),
     "many-backends.txt": url_input(
         "", "/m=" + ",".join(f"ws://h{i}" for i in range(65)), "/m", "",
         "", ""),

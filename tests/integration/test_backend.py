@@ -390,7 +390,8 @@ def test_valid_101_relayed_then_tunnel(raw_backend):
                 pre_wait=0.1, echo=True, hold=3)
     b = raw_backend(sc)
     out, err, rc = pipe([f"ws://127.0.0.1:{b.port}"],
-                        build_request() + b"ping")
+                        build_request(add=[("Sec-WebSocket-Protocol",
+                                            "chat")]) + b"ping")
     res = wslib.Response(out)
     assert res.status == 101, (out, err)
     assert res.all("Sec-WebSocket-Accept") == [ACCEPT]

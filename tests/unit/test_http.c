@@ -2,6 +2,7 @@
  * http.c: the client request (SPEC.md "The client request"), the backend's
  * answer, the accept value, token lists and response body framing.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -383,6 +384,150 @@ test_request_table(void)
 	}
 }
 
+/*
+ * Host values (RFC 9110 section 7.2: uri-host [":" port], RFC 3986 section
+ * 3.2.2): what is refused is never forwarded as X-Forwarded-Host, nor as Host
+ * under --preserve-host.
+ */
+struct host_case {
+	const char	*host;
+	int		 ok;
+};
+
+static const struct host_case host_cases[] = {
+	/* reg-name: unreserved, pct-encoded, sub-delims */
+	{ "example.com", 1 },
+	{ "EXAMPLE.Com", 1 },
+	{ "localhost", 1 },
+	{ "a-b.example", 1 },
+	{ "a_b.example", 1 },
+	{ "a~b.example", 1 },
+	{ "example.com.", 1 },
+	{ "1.example", 1 },
+	{ "a.1b", 1 },
+	{ "123abc", 1 },
+	{ "0xg", 1 },
+	{ "xn--caf-dma.example", 1 },
+	{ "caf%C3%A9.example", 1 },
+	{ "caf%c3%a9.example", 1 },
+	{ "a!$&'()*+,;=b", 1 },
+	/* port */
+	{ "example.com:8080", 1 },
+	{ "example.com:1", 1 },
+	{ "example.com:65535", 1 },
+	{ "example.com:08080", 1 },
+	/* IPv4address */
+	{ "127.0.0.1", 1 },
+	{ "127.0.0.1:80", 1 },
+	{ "0.0.0.0", 1 },
+	{ "255.255.255.255", 1 },
+	{ "192.0.2.10:8443", 1 },
+	/* IP-literal */
+	{ "[::1]", 1 },
+	{ "[::1]:8080", 1 },
+	{ "[2001:DB8::1]", 1 },
+	{ "[::ffff:192.0.2.1]:443", 1 },
+
+	/* issue 16: characters no host may hold */
+	{ "exa#mple.com", 0 },
+	{ "a|b.example", 0 },
+	{ "a^b.example", 0 },
+	{ "a`b.example", 0 },
+	{ "a\"b", 0 },
+	{ "a<b", 0 },
+	{ "a>b", 0 },
+	{ "a{b}", 0 },
+	{ "a\\b", 0 },
+	{ "a@b", 0 },
+	{ "a/b", 0 },
+	{ "a?b", 0 },
+	{ "a b", 0 },
+	{ "a\tb", 0 },
+	{ "a[b", 0 },
+	{ "a]b", 0 },
+	{ "caf\xc3\xa9.example", 0 },
+	/* pct-encoded: two hex digits, and only for non-ASCII (RFC 3986
+	 * section 3.2.2: "unless it is used to represent a UTF-8 character
+	 * sequence") */
+	{ "a%", 0 },
+	{ "a%4", 0 },
+	{ "a%zz", 0 },
+	{ "a%41", 0 },
+	{ "a%2F", 0 },
+	{ "a%00", 0 },
+	{ "a%2e%2e", 0 },
+	/* empty labels */
+	{ "", 0 },
+	{ ".", 0 },
+	{ "..", 0 },
+	{ ".example", 0 },
+	{ "a..example", 0 },
+	/* port */
+	{ "example.com:", 0 },
+	{ "example.com:0", 0 },
+	{ "example.com:65536", 0 },
+	{ "example.com:99999", 0 },
+	{ "example.com:080800", 0 },
+	{ "example.com:8080:80", 0 },
+	{ "example.com:-1", 0 },
+	{ "example.com:+80", 0 },
+	{ "example.com:8o", 0 },
+	{ ":80", 0 },
+	{ ":", 0 },
+	/* a name ending in a number is an IPv4address or nothing: URL
+	 * parsers read "127.1" and "0x7f.0.0.1" as addresses */
+	{ "1.2.3", 0 },
+	{ "1.2.3.4.5", 0 },
+	{ "256.1.1.1", 0 },
+	{ "1.2.3.256", 0 },
+	{ "01.2.3.4", 0 },
+	{ "1.2.3.04", 0 },
+	{ "127.1", 0 },
+	{ "0x7f.0.0.1", 0 },
+	{ "1234", 0 },
+	{ "2130706433", 0 },
+	{ "a.123", 0 },
+	{ "a.0x1F", 0 },
+	{ "a.0x", 0 },
+	{ "1.2.3.4.", 0 },
+	/* IP-literal: an IPv6address in brackets, nothing else */
+	{ "[::1", 0 },
+	{ "::1", 0 },
+	{ "[::1]x", 0 },
+	{ "[::1]:", 0 },
+	{ "[::1]:x", 0 },
+	{ "[::1]:0", 0 },
+	{ "[zz::1]", 0 },
+	{ "[]", 0 },
+	{ "[127.0.0.1]", 0 },
+	{ "[v1.x]", 0 },
+	{ "[fe80::1%25eth0]", 0 },
+	{ "[::1]]", 0 },
+	{ "[[::1]]", 0 },
+};
+
+static void
+test_request_host(void)
+{
+	static char buf[512];
+	struct http_request req;
+	struct ws_request ws;
+	size_t i;
+	int n;
+
+	for (i = 0; i < sizeof(host_cases) / sizeof(host_cases[0]); i++) {
+		const struct host_case *c = &host_cases[i];
+		int len = snprintf(buf, sizeof(buf), "%sHost: %s\r\n" UPG CONN
+		    KEY VER "\r\n", LINE, c->host);
+		int st = outcome(buf, (size_t)len, MAX_HEAD, &req, &ws, &n);
+
+		CHECK_INT(st, c->ok ? 0 : 400, "Host \"%s\"", c->host);
+		if (c->ok && st == 0)
+			CHECK_MEM(ws.host, ws.host_len, c->host, "Host \"%s\": "
+			    "value", c->host);
+	}
+}
+
 /* What a valid request yields. */
 static void
 test_request_fields(void)
@@ -747,6 +892,249 @@ test_response_parse(void)
 	r = http_parse_response(SWITCH, sizeof(SWITCH) - 3,
 	    sizeof(SWITCH) - 4, &res);
 	CHECK_INT(r, HTTP_BAD, "unfinished response over max_head");
+}
+
+/* Interim answers (RFC 9110 section 15.2): a 1xx but 101 is not the answer,
+ * and the answers follow one another in the buffer, each parsed alone. */
+static void
+test_response_interim(void)
+{
+	static const struct {
+		const char	*buf;
+		int		 interim;
+	} cases[] = {
+		{ "HTTP/1.1 100 Continue\r\n\r\n", 1 },
+		{ "HTTP/1.1 102 Processing\r\n\r\n", 1 },
+		{ "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n"
+		    "Link: </b.js>; rel=preload\r\n\r\n", 1 },
+		{ "HTTP/1.1 199\r\n\r\n", 1 },
+		{ "HTTP/1.1 100 Continue\r\nContent-Length: 5\r\n\r\n", 1 },
+		{ SWITCH, 0 },
+		{ "HTTP/1.1 101\r\n\r\n", 0 },
+		{ "HTTP/1.1 200 OK\r\n\r\n", 0 },
+		{ "HTTP/1.1 204 No Content\r\n\r\n", 0 },
+		{ "HTTP/1.1 403 Forbidden\r\n\r\n", 0 },
+	};
+	static const char seq[] = "HTTP/1.1 100 Continue\r\n\r\n"
+	    "HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n"
+	    SWITCH "tunnel";
+	static const int statuses[] = { 100, 103, 101 };
+	struct http_response res;
+	size_t i, off = 0;
+	int r;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(&res, 0, sizeof(res));
+		r = http_parse_response(cases[i].buf, strlen(cases[i].buf),
+		    HTTP_MAX_RESPONSE_HEAD, &res);
+		CHECK_INT(r, strlen(cases[i].buf), "interim %s: parsed",
+		    cases[i].buf);
+		CHECK_INT(http_is_interim(&res), cases[i].interim,
+		    "interim %s", cases[i].buf);
+	}
+	for (i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
+		memset(&res, 0, sizeof(res));
+		r = http_parse_response(seq + off, sizeof(seq) - 1 - off,
+		    HTTP_MAX_RESPONSE_HEAD, &res);
+		if (!CHECK(r > 0, "answer %zu of three: complete", i))
+			return;
+		CHECK_INT(res.status, statuses[i], "answer %zu of three", i);
+		CHECK_INT(http_is_interim(&res), i < 2, "answer %zu of three: "
+		    "interim", i);
+		off += (size_t)r;
+	}
+	CHECK_MEM(seq + off, sizeof(seq) - 1 - off, "tunnel",
+	    "after the final answer");
+}
+
+/* A 101 padded by an X-Pad field to exactly total bytes. */
+static size_t
+padded_response(char *buf, size_t total)
+{
+	static const char head[] = "HTTP/1.1 101 Switching Protocols\r\n"
+	    UPG CONN ACCEPT "X-Pad: ";
+	size_t o = sizeof(head) - 1, pad = total - o - 4;
+
+	memcpy(buf, head, o);
+	memset(buf + o, 'p', pad);
+	memcpy(buf + o + pad, "\r\n\r\n", 4);
+	return total;
+}
+
+/* The backend's head has its own bound and its own words for it. */
+static void
+test_response_bound(void)
+{
+	static char buf[HTTP_MAX_RESPONSE_HEAD + 64];
+	struct http_response res;
+	size_t len, i;
+	int r;
+
+	len = padded_response(buf, HTTP_MAX_RESPONSE_HEAD);
+	memset(&res, 0, sizeof(res));
+	r = http_parse_response(buf, len, HTTP_MAX_RESPONSE_HEAD, &res);
+	CHECK_INT(r, HTTP_MAX_RESPONSE_HEAD, "response head of the bound");
+	CHECK(http_check_switch(&res, RFC_KEY, strlen(RFC_KEY)) == NULL,
+	    "response head of the bound: a valid 101");
+
+	len = padded_response(buf, HTTP_MAX_RESPONSE_HEAD + 1);
+	r = http_parse_response(buf, len, HTTP_MAX_RESPONSE_HEAD, &res);
+	CHECK_INT(r, HTTP_BAD, "response head of the bound + 1");
+	CHECK_INT(res.err.status, 502, "response head of the bound + 1: 502");
+	CHECK_STR(res.err.why, "response head too large",
+	    "response head of the bound + 1: why");
+
+	/* bytes that end no line count as they arrive */
+	r = http_parse_response(buf, HTTP_MAX_RESPONSE_HEAD + 1,
+	    HTTP_MAX_RESPONSE_HEAD, &res);
+	CHECK_INT(r, HTTP_BAD, "unfinished field over the bound");
+	CHECK_STR(res.err.why, "response head too large",
+	    "unfinished field over the bound: why");
+	r = http_parse_response(buf, HTTP_MAX_RESPONSE_HEAD,
+	    HTTP_MAX_RESPONSE_HEAD, &res);
+	CHECK_INT(r, HTTP_INCOMPLETE, "unfinished field of the bound");
+	memcpy(buf, "HTTP/1.1 101 ", 13);
+	memset(buf + 13, 'r', HTTP_MAX_RESPONSE_HEAD);
+	r = http_parse_response(buf, HTTP_MAX_RESPONSE_HEAD + 1,
+	    HTTP_MAX_RESPONSE_HEAD, &res);
+	CHECK_INT(r, HTTP_BAD, "unfinished status line over the bound");
+	CHECK_STR(res.err.why, "response head too large",
+	    "unfinished status line over the bound: why");
+
+	/* field lines: every one counts */
+	len = sizeof("HTTP/1.1 101\r\n") - 1;
+	memcpy(buf, "HTTP/1.1 101\r\n", len);
+	for (i = 0; i < HTTP_MAX_FIELDS + 1; i++)
+		len += (size_t)sprintf(buf + len, "X-F%03zu: v\r\n", i);
+	memcpy(buf + len, "\r\n", 2);
+	r = http_parse_response(buf, len + 2, HTTP_MAX_RESPONSE_HEAD, &res);
+	CHECK_INT(r, HTTP_BAD, "response with 101 fields");
+	CHECK_INT(res.err.status, 502, "response with 101 fields: 502");
+}
+
+/*
+ * Resumed parsing (struct http_resume): the head given a piece at a time,
+ * each call going on from the last, answers at every step what a parse of
+ * the same bytes from the start answers, down to the reason and the fields.
+ */
+static const size_t pieces[] = { 1, 2, 3, 5, 8, 64, 100000 };
+
+static void
+resume_request(const char *name, const char *buf, size_t len, size_t max)
+{
+	static struct http_request a, b;
+	struct http_resume rs;
+	size_t k, n;
+	int ra, rb;
+
+	for (k = 0; k < sizeof(pieces) / sizeof(pieces[0]); k++) {
+		memset(&a, 0, sizeof(a));
+		memset(&rs, 0, sizeof(rs));
+		for (n = 0, ra = HTTP_INCOMPLETE; ra == HTTP_INCOMPLETE &&
+		    n < len;) {
+			n = len - n > pieces[k] ? n + pieces[k] : len;
+			ra = http_resume_request(buf, n, max, &a, &rs);
+			memset(&b, 0, sizeof(b));
+			rb = http_parse_request(buf, n, max, &b);
+			if (!CHECK_INT(ra, rb, "resumed request %s, pieces of "
+			    "%zu, at %zu", name, pieces[k], n))
+				break;
+			if (ra == HTTP_BAD)
+				CHECK(a.err.status == b.err.status &&
+				    a.err.why == b.err.why, "resumed request "
+				    "%s, pieces of %zu: %s, not %s", name,
+				    pieces[k], a.err.why, b.err.why);
+			if (ra > 0)
+				CHECK(a.nfields == b.nfields && memcmp(a.fields,
+				    b.fields, a.nfields * sizeof(a.fields[0]))
+				    == 0 && a.target == b.target, "resumed "
+				    "request %s, pieces of %zu: fields", name,
+				    pieces[k]);
+		}
+	}
+}
+
+static void
+resume_response(const char *name, const char *buf, size_t len, size_t max)
+{
+	static struct http_response a, b;
+	struct http_resume rs;
+	size_t k, n;
+	int ra, rb;
+
+	for (k = 0; k < sizeof(pieces) / sizeof(pieces[0]); k++) {
+		memset(&a, 0, sizeof(a));
+		memset(&rs, 0, sizeof(rs));
+		for (n = 0, ra = HTTP_INCOMPLETE; ra == HTTP_INCOMPLETE &&
+		    n < len;) {
+			n = len - n > pieces[k] ? n + pieces[k] : len;
+			ra = http_resume_response(buf, n, max, &a, &rs);
+			memset(&b, 0, sizeof(b));
+			rb = http_parse_response(buf, n, max, &b);
+			if (!CHECK_INT(ra, rb, "resumed response %s, pieces of "
+			    "%zu, at %zu", name, pieces[k], n))
+				break;
+			if (ra == HTTP_BAD)
+				CHECK(a.err.status == b.err.status &&
+				    a.err.why == b.err.why, "resumed response "
+				    "%s, pieces of %zu: %s, not %s", name,
+				    pieces[k], a.err.why, b.err.why);
+			if (ra > 0)
+				CHECK(a.status == b.status && a.nfields ==
+				    b.nfields && memcmp(a.fields, b.fields,
+				    a.nfields * sizeof(a.fields[0])) == 0,
+				    "resumed response %s, pieces of %zu: "
+				    "fields", name, pieces[k]);
+		}
+	}
+}
+
+static void
+test_resume(void)
+{
+	static const struct {
+		const char	*name;
+		const char	*buf;
+		size_t		 len;
+	} req_more[] = {
+		/* a bad byte refused when it arrives, also at a piece's edge */
+		{ "bare CR, then a byte", S(LINE HOST "X-A: a\rb\r\n\r\n") },
+		{ "bare CR, then NUL", S(LINE HOST "X-A: a\r\0\r\n\r\n") },
+		{ "CR CR LF", S(LINE HOST "X-A: a\r\r\n\r\n") },
+		{ "NUL late in a line", S(LINE HOST "X-A: abcdefgh\0\r\n\r\n") },
+		{ "bare CR in the request line", S("GET /a\rb HTTP/1.1\r\n\r\n") },
+	}, res_more[] = {
+		{ "interim", S("HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
+		    SWITCH) },
+		{ "bare CR", S("HTTP/1.1 200 OK\r\nX-A: a\rb\r\n\r\n") },
+		{ "NUL", S("HTTP/1.1 200 OK\r\nX-A: a\0b\r\n\r\n") },
+	};
+	static char buf[MAX_HEAD + 4096];
+	size_t i, len;
+
+	for (i = 0; i < sizeof(req_cases) / sizeof(req_cases[0]); i++)
+		resume_request(req_cases[i].name, req_cases[i].buf,
+		    req_cases[i].len, MAX_HEAD);
+	for (i = 0; i < sizeof(req_more) / sizeof(req_more[0]); i++)
+		resume_request(req_more[i].name, req_more[i].buf,
+		    req_more[i].len, MAX_HEAD);
+	len = padded_request(buf, MAX_HEAD + 1);
+	resume_request("one byte over max_head", buf, len, MAX_HEAD);
+	resume_request("padded, max_head 300", buf, len, 300);
+	len = many_fields(buf, 101);
+	resume_request("101 fields", buf, len, MAX_HEAD);
+	len = long_request(buf, 8193, 0);
+	resume_request("request line of 8193 bytes", buf, len, MAX_HEAD);
+
+	for (i = 0; i < sizeof(res_cases) / sizeof(res_cases[0]); i++)
+		resume_response(res_cases[i].name, res_cases[i].buf,
+		    res_cases[i].len, HTTP_MAX_RESPONSE_HEAD);
+	for (i = 0; i < sizeof(res_more) / sizeof(res_more[0]); i++)
+		resume_response(res_more[i].name, res_more[i].buf,
+		    res_more[i].len, HTTP_MAX_RESPONSE_HEAD);
+	len = padded_response(buf, MAX_HEAD);
+	resume_response("padded, bound 16384", buf, len, MAX_HEAD);
+	resume_response("padded, bound 300", buf, len, 300);
 }
 
 struct switch_case {
@@ -1213,6 +1601,7 @@ int
 main(void)
 {
 	test_request_table();
+	test_request_host();
 	test_request_fields();
 	test_request_incomplete();
 	test_request_bad_prefix();
@@ -1220,6 +1609,9 @@ main(void)
 	test_request_head_size();
 	test_ws_accept();
 	test_response_parse();
+	test_response_interim();
+	test_response_bound();
+	test_resume();
 	test_check_switch();
 	test_list_has_token();
 	test_field_find();

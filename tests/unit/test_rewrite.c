@@ -225,6 +225,23 @@ static const struct req_case req_cases[] = {
 	    "X-Other: 1\r\n\r\n", FW_PLAIN, "127.0.0.1:8000",
 	    "198.51.100.1, 203.0.113.5, 10.0.0.1, 192.0.2.7", "http",
 	    "front.example", KV "X-Other: 1\n" },
+	/* issue 16: names a CGI or WSGI backend reads as what wstunnel sets
+	 * ('_' and '-' are one to it), and Forwarded and X-Real-IP, which
+	 * wstunnel does not write and a backend may trust */
+	{ "names that spoof X-Forwarded-*, Forwarded, X-Real-IP", REQ_HEAD
+	    "X_Forwarded_For: 6.6.6.6\r\nX-Forwarded-For: 198.51.100.1\r\n"
+	    "x-forwarded_for: 6.6.6.7\r\nX-Forwarded_Host: evil.example\r\n"
+	    "X_FORWARDED_PROTO: https\r\nx_forwarded_host: evil2.example\r\n"
+	    "Forwarded: for=6.6.6.6;proto=https;host=evil.example\r\n"
+	    "forwarded: for=6.6.6.8\r\nX-Real-IP: 6.6.6.6\r\n"
+	    "x_real_ip: 6.6.6.9\r\nX-Real_Ip: 6.6.6.10\r\n"
+	    "X_Other_Name: kept\r\nX-Forwarded-Port: 443\r\n"
+	    "X-Forwarded-Fo: kept\r\nX-Forwarded-Forx: kept\r\n"
+	    "Forwarded_: kept\r\nX-Real-IPs: kept\r\n\r\n", FW_PLAIN,
+	    "127.0.0.1:8000", "198.51.100.1, 192.0.2.7", "http",
+	    "front.example", KV "X_Other_Name: kept\nX-Forwarded-Port: 443\n"
+	    "X-Forwarded-Fo: kept\nX-Forwarded-Forx: kept\nForwarded_: kept\n"
+	    "X-Real-IPs: kept\n" },
 	{ "names, case and order unchanged", REQ_HEAD "B: 1\r\na: 2\r\nA: 3\r\n"
 	    "x-y: 4\r\nX-Tab: a\tb\r\nX-Sp:   v w  \r\nX-Empty:\r\n"
 	    "X-8bit: caf\xc3\xa9\r\n\r\n", FW_PLAIN, "127.0.0.1:8000",
@@ -387,29 +404,37 @@ test_rewrite_switch(void)
 
 /* What ProxyPassReverse is set up with. */
 static const struct reverse rv_plain = {
-	"/gateone/ws", 11, "/ws", 3, "127.0.0.1", "8000", "front.example", 13, 0
+	"/gateone/ws", 11, "/ws", 3, "127.0.0.1", "8000", "front.example",
+	13, 0, 0
 };
 static const struct reverse rv_tls = {
-	"/gateone/ws", 11, "/ws", 3, "127.0.0.1", "8000", "front.example", 13, 1
+	"/gateone/ws", 11, "/ws", 3, "127.0.0.1", "8000", "front.example",
+	13, 1, 0
 };
 static const struct reverse rv_port = {
 	"/gateone/ws", 11, "/ws", 3, "127.0.0.1", "8000", "front.example:8443",
-	18, 1
+	18, 1, 0
 };
 static const struct reverse rv_80 = {
-	"/app", 4, "/b", 2, "backend.local", "80", "front.example", 13, 0
+	"/app", 4, "/b", 2, "backend.local", "80", "front.example", 13, 0, 0
 };
 static const struct reverse rv_443 = {
-	"/app", 4, "/b", 2, "backend.local", "443", "front.example", 13, 0
+	"/app", 4, "/b", 2, "backend.local", "443", "front.example", 13, 0, 0
+};
+static const struct reverse rv_wss = {
+	"/app", 4, "/b", 2, "backend.local", "443", "front.example", 13, 0, 1
 };
 static const struct reverse rv_v6 = {
-	"/gateone/ws", 11, "/ws", 3, "::1", "8000", "front.example", 13, 0
+	"/gateone/ws", 11, "/ws", 3, "::1", "8000", "front.example",
+	13, 0, 0
 };
 static const struct reverse rv_root = {
-	"", 0, "/ws", 3, "127.0.0.1", "8000", "front.example", 13, 0
+	"", 0, "/ws", 3, "127.0.0.1", "8000", "front.example",
+	13, 0, 0
 };
 static const struct reverse rv_nopath = {
-	"/gateone/ws", 11, "", 0, "127.0.0.1", "8000", "front.example", 13, 0
+	"/gateone/ws", 11, "", 0, "127.0.0.1", "8000", "front.example",
+	13, 0, 0
 };
 
 struct loc_case {
@@ -469,6 +494,49 @@ static const struct loc_case loc_cases[] = {
 	{ RV(root), "/ws", "/" },
 	{ RV(root), "http://127.0.0.1:8000/ws/x?y", "http://front.example/x?y" },
 	{ RV(root), "/x", NULL },
+	/* issue 16: a protocol-relative (network-path) reference names the
+	 * backend as much as an absolute one; its scheme is the backend's
+	 * (ws: http, wss: https), and it stays protocol-relative for the
+	 * client */
+	{ RV(plain), "//127.0.0.1:8000/ws/x", "//front.example/gateone/ws/x" },
+	{ RV(plain), "//127.0.0.1:8000/ws", "//front.example/gateone/ws" },
+	{ RV(plain), "//127.0.0.1:8000/ws?x=1",
+	    "//front.example/gateone/ws?x=1" },
+	{ RV(plain), "//127.0.0.1:8000/ws/x?y=//z",
+	    "//front.example/gateone/ws/x?y=//z" },
+	{ RV(plain), "//127.0.0.1:08000/ws/x", "//front.example/gateone/ws/x" },
+	{ RV(plain), "//127.0.0.1:8001/ws/x", NULL },
+	{ RV(plain), "//127.0.0.1/ws/x", NULL },
+	{ RV(plain), "//other.example:8000/ws/x", NULL },
+	{ RV(plain), "//user@127.0.0.1:8000/ws/x", NULL },
+	{ RV(plain), "//127.0.0.1:8000/other", NULL },
+	{ RV(plain), "//127.0.0.1:8000", NULL },
+	{ RV(plain), "///ws/x", NULL },
+	{ RV(plain), "//", NULL },
+	{ RV(tls), "//127.0.0.1:8000/ws/a", "//front.example/gateone/ws/a" },
+	{ RV(port), "//127.0.0.1:8000/ws/a",
+	    "//front.example:8443/gateone/ws/a" },
+	{ RV(80), "//backend.local/b/x", "//front.example/app/x" },
+	{ RV(80), "//BACKEND.LOCAL:80/b", "//front.example/app" },
+	{ RV(80), "//backend.local:443/b/x", NULL },
+	{ RV(443), "//backend.local/b/x", NULL },
+	{ RV(443), "//backend.local:443/b/x", "//front.example/app/x" },
+	{ RV(wss), "//backend.local/b/x", "//front.example/app/x" },
+	{ RV(wss), "//backend.local:0443/b/x", "//front.example/app/x" },
+	{ RV(wss), "//backend.local:80/b/x", NULL },
+	{ RV(wss), "https://backend.local/b/x", "http://front.example/app/x" },
+	{ RV(v6), "//[::1]:8000/ws/a", "//front.example/gateone/ws/a" },
+	{ RV(v6), "//[::1]/ws/a", NULL },
+	{ RV(root), "//127.0.0.1:8000/ws/x", "//front.example/x" },
+	{ RV(root), "//127.0.0.1:8000/ws", "//front.example/" },
+	/* the port as a number, as the backend's own is kept */
+	{ RV(plain), "http://127.0.0.1:08000/ws/a",
+	    "http://front.example/gateone/ws/a" },
+	{ RV(plain), "http://127.0.0.1:000008000/ws/a", NULL },
+	{ RV(plain), "http://127.0.0.1:+8000/ws/a", NULL },
+	{ RV(plain), "http://127.0.0.1:8000x/ws/a", NULL },
+	{ RV(80), "http://backend.local:/b/x", "http://front.example/app/x" },
+	{ RV(80), "http://backend.local:080/b/x", "http://front.example/app/x" },
 	{ RV(nopath), "/a", "/gateone/ws/a" },
 	{ RV(nopath), "http://127.0.0.1:8000/a?b",
 	    "http://front.example/gateone/ws/a?b" },

@@ -41,6 +41,21 @@ static const struct url_case url_cases[] = {
 	{ "wss://unix:/run/app.sock:/a/b", 1, 1, 1, "/run/app.sock", "",
 	    "/a/b" },
 
+	{ "ws://a.example./", 1, 0, 0, "a.example.", "", "/" },
+	{ "ws://h:08000/ws", 1, 0, 0, "h", "08000", "/ws" },
+
+	/* a host the backend, if it is another wstunnel, would refuse in
+	 * Host: empty labels, and names ending in a number that are not an
+	 * IPv4 address (getaddrinfo() reads "127.1" as 127.0.0.1) */
+	{ "ws://127.1:8000", 0, 0, 0, NULL, NULL, NULL },
+	{ "ws://0x7f.0.0.1", 0, 0, 0, NULL, NULL, NULL },
+	{ "ws://1.2.3.4.5/", 0, 0, 0, NULL, NULL, NULL },
+	{ "ws://01.2.3.4/", 0, 0, 0, NULL, NULL, NULL },
+	{ "ws://h.123", 0, 0, 0, NULL, NULL, NULL },
+	{ "ws://2130706433", 0, 0, 0, NULL, NULL, NULL },
+	{ "ws://a..example", 0, 0, 0, NULL, NULL, NULL },
+	{ "ws://.example", 0, 0, 0, NULL, NULL, NULL },
+	{ "ws://./", 0, 0, 0, NULL, NULL, NULL },
 	{ "ws://", 0, 0, 0, NULL, NULL, NULL },
 	{ "ws:///path", 0, 0, 0, NULL, NULL, NULL },
 	{ "ws://:80/", 0, 0, 0, NULL, NULL, NULL },
@@ -165,6 +180,30 @@ static const struct route_case route_cases[] = {
 	 * backend path is empty (was strndup(NULL, 0)) */
 	{ "/=ws://unix:/run/app.sock", 1, "/", "", 1, {
 	    { 0, 1, 0, "/run/app.sock", NULL, "", "localhost" } } },
+
+	/* issue 16: the port as a number (":08000" was sent in Host as
+	 * written, and Location rewriting then never matched), left out of
+	 * Host when it is the scheme's default, as a browser sends it (RFC
+	 * 9110 section 4.2.3) */
+	{ "ws://h:08000/ws", 1, "/", "", 1, {
+	    { 0, 0, 0, "h", "8000", "/ws", "h:8000" } } },
+	{ "ws://127.0.0.1:00001", 1, "/", "", 1, {
+	    { 0, 0, 1, "127.0.0.1", "1", "", "127.0.0.1:1" } } },
+	{ "ws://h:80/ws", 1, "/", "", 1, {
+	    { 0, 0, 0, "h", "80", "/ws", "h" } } },
+	{ "ws://h:0080", 1, "/", "", 1, {
+	    { 0, 0, 0, "h", "80", "", "h" } } },
+	{ "ws://h:443", 1, "/", "", 1, {
+	    { 0, 0, 0, "h", "443", "", "h:443" } } },
+	{ "wss://h:443/x", 1, "/", "", 1, {
+	    { 1, 0, 0, "h", "443", "/x", "h" } } },
+	{ "wss://h:80", 1, "/", "", 1, {
+	    { 1, 0, 0, "h", "80", "", "h:80" } } },
+	{ "/a=ws://[::1]:080,wss://[2001:db8::1]:08443/p", 1, "/a", "/a", 2, {
+	    { 0, 0, 1, "::1", "80", "", "[::1]" },
+	    { 1, 0, 1, "2001:db8::1", "8443", "/p", "[2001:db8::1]:8443" } } },
+	{ "/u=wss://unix:/run/app.sock", 1, "/u", "/u", 1, {
+	    { 1, 1, 0, "/run/app.sock", NULL, "", "localhost" } } },
 
 	{ "/app", 0, NULL, NULL, 0, { { 0 } } },
 	{ "/app=", 0, NULL, NULL, 0, { { 0 } } },
@@ -581,6 +620,35 @@ static const struct norm_case norm_cases[] = {
 	{ "/a/.%2e", NULL },
 	{ "/a/%2e.", NULL },
 	{ "/a/%2e%2E/", NULL },
+	/* issue 16: a dot-segment with path parameters, which servlet
+	 * containers (Tomcat) strip before they resolve "..": "/app/..;/admin"
+	 * is their "/admin" */
+	{ "/app/..;/admin", NULL },
+	{ "/..;", NULL },
+	{ "/..;/", NULL },
+	{ "/..;?x", NULL },
+	{ "/a/.;/b", NULL },
+	{ "/a/.;", NULL },
+	{ "/a/.;x=1/b", NULL },
+	{ "/a/..;jsessionid=1/b", NULL },
+	{ "/a/..;;/b", NULL },
+	{ "/a/%2e%2e;/b", NULL },
+	{ "/a/.%2E;/b", NULL },
+	{ "/a/%2E.;", NULL },
+	{ "/a/%2e;/b", NULL },
+	{ "/a/..%3b/b", NULL },
+	{ "/a/..%3B/b", NULL },
+	{ "/a/.%3b", NULL },
+	{ "/a/%2e%2e%3B/b", NULL },
+	{ "/a/b;c", "/a/b;c" },
+	{ "/a/b;../c", "/a/b;../c" },
+	{ "/a/;../c", "/a/;../c" },
+	{ "/a/...;/b", "/a/...;/b" },
+	{ "/a/x..;/b", "/a/x..;/b" },
+	{ "/a/.x;/b", "/a/.x;/b" },
+	{ "/a/..x;/b", "/a/..x;/b" },
+	{ "/a/..%3c/b", "/a/..%3c/b" },
+	{ "/a?/..;/b", "/a?/..;/b" },
 	/* encoded slash, backslash, NUL */
 	{ "/a%2Fb", NULL },
 	{ "/a%2fb", NULL },
