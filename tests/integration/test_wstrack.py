@@ -330,3 +330,36 @@ def test_close_answered_ends_without_the_close_timeout(echo_backend,
     assert field(line, "ws_close") == "client:4000"
     assert field(line, "ws_reason") == '"done' or 'ws_reason="done here"' \
         in line, line
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    import helpers_tls
+    return helpers_tls.make_pki(tmp_path_factory.mktemp("pki"))
+
+
+def test_tracking_with_tls_on_both_sides(pki, echo_backend, activated):
+    """Frames followed through TLS records both ways: Pings written between
+    the frames of multi-MiB messages, whatever SSL_write had pending."""
+    import helpers_tls as H
+    e = echo_backend(tls=pki.server)
+    s = activated(["--tls-cert", pki.server[0], "--tls-key", pki.server[1],
+                   "--backend-ca", pki.ca, "--ws-ping", "0.1",
+                   f"wss://localhost:{e.port}"])
+
+    async def talk():
+        async with websockets.connect(
+                f"wss://127.0.0.1:{s.port}/", ssl=H.client_context(pki.ca),
+                server_hostname="localhost", max_size=None,
+                ping_interval=None) as ws:
+            for k in range(4):
+                parts = [os.urandom(50000) for _ in range(30)]
+                await ws.send(parts)
+                got = await asyncio.wait_for(ws.recv(), 30)
+                assert got == b"".join(parts)
+                await asyncio.sleep(0.3)
+    asyncio.run(talk())
+    line = access(s)
+    assert field(line, "msgs_up") == "4", line
+    assert int(field(line, "rtt_client")) >= 0 and \
+        int(field(line, "rtt_backend")) >= 0, line
