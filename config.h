@@ -30,6 +30,13 @@ struct config {
 	int		 no_splice;
 	int		 busy_us;	/* --busy-poll */
 	int		 backend_tls;	/* some backend is wss:// */
+	/* --http, --http-route, --http-idle, --http-requests */
+	int		 http;		/* some route passes plain requests */
+	int		 http_all;	/* every route does */
+	char		**http_routes;
+	size_t		 nhttp_routes;
+	int		 http_idle_ms;
+	int		 http_requests;
 };
 
 /*

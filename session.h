@@ -12,6 +12,7 @@
 #include "dial.h"
 #include "http.h"
 #include "relay.h"
+#include "reqbody.h"
 
 #define RELAY_BUFSIZE	65536
 
@@ -48,6 +49,16 @@ struct session {
 	const char	*why;		/* the detail, for the log */
 	int		 failed;
 	uint64_t	 upbytes, downbytes;
+
+	/* --http: plain requests on one connection, one after another */
+	int64_t		 head_deadline;	/* for the request head being read */
+	int		 plain;		/* this request is not an upgrade */
+	int		 expect;	/* it has Expect: 100-continue */
+	int		 keep;		/* the connection stays for another */
+	int		 nplain;	/* plain requests served */
+	int		 logged;	/* this request has its access line */
+	char		 method[8];	/* of this request, for the log */
+	struct reqbody	 body;
 };
 
 /* Records how a session ends before a tunnel; returns -1 for the phases. */
