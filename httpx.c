@@ -43,6 +43,28 @@ httpx_applies(struct session *s)
 	return i >= 0 && cfg->routes[i].http;
 }
 
+/*
+ * The body bytes that came with the head are checked before any backend
+ * is dialled: a malformed chunk there (a size that overflows, a hidden
+ * second request behind a bad size line) never reaches a backend.  Bytes
+ * that arrive later are checked as they are streamed.
+ */
+static int
+prescan(struct session *s)
+{
+	struct reqbody b = s->body;
+	const char *p = s->up + s->head_len, *data;
+	size_t len = s->uplen - s->head_len, dlen;
+	ssize_t n = 0;
+
+	while (len > 0 && !b.done &&
+	    (n = reqbody_decode(&b, p, len, &data, &dlen)) > 0) {
+		p += n;
+		len -= (size_t)n;
+	}
+	return n < 0 ? reply_error(s, 400, "malformed chunked body", NULL) : 0;
+}
+
 int
 httpx_framing(struct session *s)
 {
@@ -67,7 +89,7 @@ httpx_framing(struct session *s)
 		s->expect = 1;
 	}
 	s->keep = !http_field_has_token(f, n, "Connection", "close");
-	return 0;
+	return prescan(s);
 }
 
 static int
