@@ -30,6 +30,10 @@ httpx_applies(struct session *s)
 	const struct config *cfg = s->cfg;
 	int i;
 
+	/* the head's bytes are gone when the access line is written */
+	snprintf(s->method, sizeof(s->method), "%.*s",
+	    (int)(s->req.method_len < sizeof(s->method) ? s->req.method_len :
+	    0), s->req.method);
 	if (!cfg->http || http_is_upgrade(&s->req))
 		return 0;
 	if (cfg->http_all)
@@ -73,9 +77,6 @@ httpx_framing(struct session *s)
 	const char *why;
 	int i;
 
-	/* the head's bytes are gone when the access line is written */
-	snprintf(s->method, sizeof(s->method), "%.*s",
-	    (int)s->req.method_len, s->req.method);
 	if (reqbody_init(&s->req, &s->body, &why) == -1)
 		return reply_error(s, 400, why, NULL);
 	s->expect = 0;

@@ -11,7 +11,8 @@
 
 #include "session.h"
 
-/* Whether the request just read is a plain one that --http passes. */
+/* Whether the request just read is a plain one that --http passes; its
+ * method is kept for the access line. */
 int	httpx_applies(struct session *s);
 /* The body framing and Expect of a plain request: 0, or the refusal sent
  * (400, 417) and -1. */

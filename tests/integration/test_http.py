@@ -556,3 +556,43 @@ def test_download_100mib_and_upload_10mib(raw_backend, activated):
         t.join()
     assert peak[0] > 0
     assert peak[0] < wslib.rss_limit_kb(8 * 1024), f"VmRSS {peak[0]} kB"
+
+
+# ------------------------------------------------ TLS on both sides
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    import helpers_tls
+    return helpers_tls.make_pki(tmp_path_factory.mktemp("pki"))
+
+
+def test_tls_both_sides(pki, activated):
+    import helpers_tls as H
+
+    def handler(conn, head, rest, info):
+        body, _, _ = read_body(conn, head, rest)
+        info["body"] = body
+        conn.sendall(ok(b"secret page", extra=b"Location: https://127.0.0.1:"
+                        + str(b.port).encode() + b"/in/next\r\n"))
+
+    b = H.TLSBackend(*pki.server, handler=handler)
+    try:
+        srv = activated(["--http", "--tls-cert", pki.server[0], "--tls-key",
+                         pki.server[1], "--backend-ca", pki.ca,
+                         f"/app=wss://127.0.0.1:{b.port}/in"])
+        ctx = H.client_context(pki.ca)
+        with H.tls_connect(srv.port, ctx) as c:
+            for i in range(2):
+                c.sendall(request("POST", f"/app/{i}", host="front.test",
+                                  body=b"form=%d" % i))
+                r, body, _ = read_response(c)
+                assert r.status == 200 and body == b"secret page"
+                assert r.get("Location") == "https://front.test/app/next"
+        assert [x["head"].split(b"\r\n")[0] for x in b.conns] == [
+            b"POST /in/0 HTTP/1.1", b"POST /in/1 HTTP/1.1"]
+        assert [x["body"] for x in b.conns] == [b"form=0", b"form=1"]
+        assert all(b"X-Forwarded-Proto: https\r\n" in x["head"]
+                   for x in b.conns)
+        assert wslib.wait_for(lambda: len(srv.access_lines()) == 2)
+    finally:
+        b.close()
