@@ -76,7 +76,7 @@ OBJS		= wstunnel.o config.o session.o backend.o httpx.o dial.o conn.o \
 MODULE		= wstunnel-tls.so
 UNIT_TESTS	= tests/unit/test_http tests/unit/test_route \
 		  tests/unit/test_rewrite tests/unit/test_access \
-		  tests/unit/test_proxy tests/unit/test_reqbody
+		  tests/unit/test_proxy tests/unit/test_reqbody tests/unit/test_plain
 
 all: wstunnel $(MODULE)
 

@@ -107,13 +107,15 @@ stall_deadline(const struct session *s)
 	return now_ms() + s->cfg->handshake_ms;
 }
 
-/* The request head for the backend, in s->down (free until the answer). */
+/* The request head for the backend, in *out (large enough by
+ * construction: the client's head and what is added to it). */
 static ssize_t
-build_head(struct session *s)
+build_head(struct session *s, char **out)
 {
 	const struct backend *b = s->bend;
 	struct forward fw;
 	char mapped[HTTP_MAX_LINE + 1024], framing[64] = "";
+	size_t size;
 	ssize_t n;
 
 	n = route_map(s->route->prefix, s->route->prefix_len, b->path,
@@ -135,8 +137,12 @@ build_head(struct session *s)
 	else if (s->body.kind == REQBODY_CHUNKED)
 		snprintf(framing, sizeof(framing),
 		    "Transfer-Encoding: chunked\r\n");
-	return rewrite_plain_request(&s->req, &fw, framing, s->down,
-	    s->bufsize);
+	size = s->head_len + fw.target_len + fw.host_len +
+	    fw.client_host_len + strlen(fw.client_addr) +
+	    2 * s->req.nfields + 320;
+	if ((*out = malloc(size)) == NULL)
+		return -1;
+	return rewrite_plain_request(&s->req, &fw, framing, *out, size);
 }
 
 /* One piece of body data to the backend, chunked again if it came so. */
@@ -347,13 +353,17 @@ static int
 exchange(struct session *s)
 {
 	struct http_body body;
+	char *out = NULL;
 	ssize_t n;
 	int r;
 
-	if ((n = build_head(s)) <= 0)
+	if ((n = build_head(s, &out)) <= 0) {
+		free(out);
 		return reply_error(s, 500, "cannot build the request", NULL);
-	if (conn_write_all(&s->backend, s->down, (size_t)n,
-	    stall_deadline(s)) != 0)
+	}
+	r = conn_write_all(&s->backend, out, (size_t)n, stall_deadline(s));
+	free(out);
+	if (r != 0)
 		return reply_error(s, 502, "backend did not take the request",
 		    NULL);
 	if (s->expect && !s->body.done && conn_write_all(&s->client,
