@@ -30,6 +30,7 @@ class Chromium:
              f"--remote-debugging-port={self.port}",
              "--remote-debugging-address=127.0.0.1", *extra, "about:blank"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.ids = 0
         self.ws_url = self._page_target()
 
     def _page_target(self, timeout=30):
@@ -50,41 +51,56 @@ class Chromium:
     def load(self, url, until, timeout=30, screenshot=None):
         """Navigates to url, waits until the JavaScript expression until is
         true, saves a PNG screenshot; returns document.title."""
-        return asyncio.run(asyncio.wait_for(
-            self._load(url, until, timeout, screenshot), timeout + 15))
+        return self._run(self._load(url, until, timeout, screenshot),
+                         timeout + 15)
+
+    def shoot(self, path, timeout=15):
+        """A PNG screenshot of the page as it is now."""
+        return self._run(self._shoot(path), timeout)
+
+    @staticmethod
+    def _run(coro, timeout):
+        return asyncio.run(asyncio.wait_for(coro, timeout))
+
+    async def _call(self, ws, method, **params):
+        self.ids += 1
+        i = self.ids
+        await ws.send(json.dumps({"id": i, "method": method,
+                                  "params": params}))
+        while True:
+            msg = json.loads(await ws.recv())
+            if msg.get("id") == i:
+                assert "error" not in msg, msg
+                return msg["result"]
+
+    async def _save(self, ws, path):
+        shot = await self._call(ws, "Page.captureScreenshot", format="png")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(base64.b64decode(shot["data"]))
+
+    async def _shoot(self, path):
+        async with websockets.connect(self.ws_url, max_size=None) as ws:
+            await self._save(ws, path)
 
     async def _load(self, url, until, timeout, screenshot):
         async with websockets.connect(self.ws_url, max_size=None) as ws:
-            ids = iter(range(1, 1 << 30))
-
-            async def call(method, **params):
-                i = next(ids)
-                await ws.send(json.dumps({"id": i, "method": method,
-                                          "params": params}))
-                while True:
-                    msg = json.loads(await ws.recv())
-                    if msg.get("id") == i:
-                        assert "error" not in msg, msg
-                        return msg["result"]
-
-            await call("Page.enable")
-            await call("Page.navigate", url=url)
+            await self._call(ws, "Page.enable")
+            await self._call(ws, "Page.navigate", url=url)
             deadline = time.monotonic() + timeout
             ok = False
             while time.monotonic() < deadline:
-                r = await call("Runtime.evaluate", expression=until,
-                               returnByValue=True)
+                r = await self._call(ws, "Runtime.evaluate",
+                                     expression=until, returnByValue=True)
                 if r["result"].get("value") is True:
                     ok = True
                     break
                 await asyncio.sleep(0.2)
-            title = (await call("Runtime.evaluate", expression="document.title",
-                                returnByValue=True))["result"].get("value")
+            title = (await self._call(
+                ws, "Runtime.evaluate", expression="document.title",
+                returnByValue=True))["result"].get("value")
             if screenshot:
-                shot = await call("Page.captureScreenshot", format="png")
-                os.makedirs(os.path.dirname(screenshot), exist_ok=True)
-                with open(screenshot, "wb") as f:
-                    f.write(base64.b64decode(shot["data"]))
+                await self._save(ws, screenshot)
             assert ok, f"page never got there; title {title!r}"
             return title
 
