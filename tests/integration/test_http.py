@@ -488,6 +488,8 @@ def _rss_kb(pid):
     return 0
 
 
+@pytest.mark.skipif(bool(wslib.WRAPPER), reason="under valgrind the memory "
+                    "and the time are valgrind's; the sanitizer run keeps it")
 def test_download_100mib_and_upload_10mib(raw_backend, activated):
     down_n, up_n = 100 << 20, 10 << 20
     block, full, part = _pattern(down_n, b"down")
