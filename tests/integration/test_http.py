@@ -598,3 +598,13 @@ def test_tls_both_sides(pki, activated):
         assert wslib.wait_for(lambda: len(srv.access_lines()) == 2)
     finally:
         b.close()
+
+
+def test_refused_request_line_names_its_method(http_backend):
+    b = http_backend()
+    out, err, rc = run_pipe(["--http", f"/app={url(b)}"],
+                            request("DELETE", "/elsewhere"))
+    assert out.startswith(b"HTTP/1.1 404 ") and b.connections == 0
+    line = fields(access_lines(err)[0])
+    assert line["method"] == "DELETE" and line["status"] == "404"
+    assert line["path"] == "/elsewhere" and rc == 1
