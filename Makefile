@@ -53,7 +53,8 @@ VALGRIND_TESTS	= tests/integration/test_smoke.py \
 		  tests/integration/test_request.py \
 		  tests/integration/test_backend.py \
 		  tests/integration/test_faults.py \
-		  tests/integration/test_balance.py
+		  tests/integration/test_balance.py \
+		  tests/integration/test_http.py
 
 ALL_CFLAGS	= -std=c11 -D_GNU_SOURCE $(WARNINGS) $(HARDENING) \
 		  $(BSD_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
@@ -70,15 +71,16 @@ LIBS		= -Wl,-Bstatic $(BSD_LIBS) -lresolv -Wl,-Bdynamic
 endif
 
 # the pure units: parsers and head builders, also linked into the tests
-PURE		= http.o body.o host.o rewrite.o route.o access.o balance.o \
-		  proxy.o frame.o negotiate.o track.o
-OBJS		= wstunnel.o config.o session.o backend.o dial.o conn.o \
+PURE		= http.o body.o reqbody.o host.o rewrite.o route.o access.o \
+		  balance.o proxy.o frame.o negotiate.o track.o
+OBJS		= wstunnel.o config.o session.o backend.o httpx.o dial.o conn.o \
 		  relay.o wsrelay.o log.o tlsmod.o state.o $(PURE)
 MODULE		= wstunnel-tls.so
 UNIT_TESTS	= tests/unit/test_http tests/unit/test_route \
 		  tests/unit/test_rewrite tests/unit/test_access \
 		  tests/unit/test_proxy tests/unit/test_frame \
-		  tests/unit/test_negotiate tests/unit/test_track
+		  tests/unit/test_negotiate tests/unit/test_track \
+		  tests/unit/test_reqbody tests/unit/test_plain
 
 all: wstunnel $(MODULE)
 

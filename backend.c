@@ -132,6 +132,23 @@ open_tunnel(struct session *s)
 	return 0;
 }
 
+void
+backend_reverse(const struct session *s, struct reverse *rv)
+{
+	const struct backend *b = s->bend;
+
+	rv->prefix = s->route->prefix;
+	rv->prefix_len = s->route->prefix_len;
+	rv->bpath = b->path;
+	rv->bpath_len = strlen(b->path);
+	rv->bhost = b->is_unix ? "localhost" : b->host;
+	rv->bport = b->port;
+	rv->front_host = s->ws.host;
+	rv->front_host_len = s->ws.host_len;
+	rv->front_tls = (s->client.tls != NULL);
+	rv->btls = b->tls;
+}
+
 /* The rest of a non-101 answer's body, as far as its framing says. */
 static void
 relay_body(struct session *s, struct http_body *body)
@@ -179,16 +196,7 @@ relay_answer(struct session *s)
 		    b->url);
 		return reply_error(s, 502, "bad body framing", NULL);
 	}
-	rv.prefix = s->route->prefix;
-	rv.prefix_len = s->route->prefix_len;
-	rv.bpath = b->path;
-	rv.bpath_len = strlen(b->path);
-	rv.bhost = b->is_unix ? "localhost" : b->host;
-	rv.bport = b->port;
-	rv.front_host = s->ws.host;
-	rv.front_host_len = s->ws.host_len;
-	rv.front_tls = (s->client.tls != NULL);
-	rv.btls = b->tls;
+	backend_reverse(s, &rv);
 	size = s->res_len + s->res.nfields * (rv.prefix_len +
 	    rv.front_host_len + 17) + 64;
 	if ((out = malloc(size)) == NULL ||

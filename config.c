@@ -13,7 +13,8 @@ enum {
 	OPT_BACKEND_CA, OPT_BACKEND_INSECURE, OPT_BACKEND_CERT,
 	OPT_BACKEND_KEY, OPT_BACKEND_SNI, OPT_BALANCE, OPT_STATE,
 	OPT_PROXY_PROTOCOL, OPT_LOG, OPT_CHECK, OPT_NO_SPLICE, OPT_BUSY_POLL, OPT_VERSION,
-	OPT_WS_PING, OPT_WS_PONG_TIMEOUT, OPT_MAX_MESSAGE_BYTES
+	OPT_WS_PING, OPT_WS_PONG_TIMEOUT, OPT_MAX_MESSAGE_BYTES,
+	OPT_HTTP, OPT_HTTP_ROUTE, OPT_HTTP_IDLE, OPT_HTTP_REQUESTS
 };
 
 static const struct option options[] = {
@@ -45,6 +46,10 @@ static const struct option options[] = {
 	{ "ws-ping", required_argument, NULL, OPT_WS_PING },
 	{ "ws-pong-timeout", required_argument, NULL, OPT_WS_PONG_TIMEOUT },
 	{ "max-message-bytes", required_argument, NULL, OPT_MAX_MESSAGE_BYTES },
+	{ "http", no_argument, NULL, OPT_HTTP },
+	{ "http-route", required_argument, NULL, OPT_HTTP_ROUTE },
+	{ "http-idle", required_argument, NULL, OPT_HTTP_IDLE },
+	{ "http-requests", required_argument, NULL, OPT_HTTP_REQUESTS },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 }
@@ -95,6 +100,10 @@ config_usage(void)
 	    "  --ws-ping S             Ping a side quiet for S seconds\n"
 	    "  --ws-pong-timeout S     a side that does not answer is dead (10)\n"
 	    "  --max-message-bytes N   end the session on a larger message\n"
+	    "  --http                  pass plain HTTP requests on every route\n"
+	    "  --http-route PATH       ... on the route PATH only (repeatable)\n"
+	    "  --http-idle S           keep-alive: wait for a next request (15)\n"
+	    "  --http-requests N       keep-alive: requests per connection (100)\n"
 	    "  -v, --verbose           log more\n"
 	    "  --check                 check the configuration and exit\n"
 	    "  --help, --version\n");
@@ -239,6 +248,18 @@ set_option(struct config *cfg, int opt, const char *arg)
 	case OPT_WS_PONG_TIMEOUT:
 	case OPT_MAX_MESSAGE_BYTES:
 		return set_ws_option(cfg, opt, arg);
+	case OPT_HTTP_ROUTE:
+		cfg->http_routes = grow(cfg->http_routes, &cfg->nhttp_routes,
+		    sizeof(*cfg->http_routes));
+		if (cfg->http_routes == NULL)
+			return "out of memory";
+		return set_string(&cfg->http_routes[cfg->nhttp_routes - 1],
+		    arg);
+	case OPT_HTTP_IDLE:
+		return parse_seconds(arg, 0, 3600000, &cfg->http_idle_ms);
+	case OPT_HTTP_REQUESTS:
+		cfg->http_requests = (int)strtonum(arg, 1, 1000000, &errstr);
+		return errstr != NULL ? "not a number from 1 to 1000000" : NULL;
 	case OPT_BALANCE:
 		if ((b = balance_parse(arg)) == -1)
 			return "expected first, random, roundrobin, leastconn "
@@ -263,6 +284,8 @@ set_flag(struct config *cfg, int opt)
 		return cfg->check = 1;
 	case OPT_NO_SPLICE:
 		return cfg->no_splice = 1;
+	case OPT_HTTP:
+		return cfg->http_all = 1;
 	case OPT_VERSION:
 		return cfg->version = 1;
 	case 'h':
@@ -293,6 +316,33 @@ add_route(struct config *cfg, const char *arg, char *msg, size_t msgsize)
 		}
 	for (i = 0; i < r->nbackends; i++)
 		cfg->backend_tls |= r->backends[i].tls;
+	return NULL;
+}
+
+/* --http and --http-route: which routes pass plain requests.  A route is
+ * named as written or without its trailing slashes. */
+static const char *
+mark_http_routes(struct config *cfg, char *msg, size_t msgsize)
+{
+	size_t i, j;
+
+	for (j = 0; j < cfg->nroutes; j++)
+		cfg->routes[j].http = cfg->http_all;
+	for (i = 0; i < cfg->nhttp_routes; i++) {
+		const char *p = cfg->http_routes[i];
+
+		for (j = 0; j < cfg->nroutes; j++)
+			if (strcmp(p, cfg->routes[j].path) == 0 ||
+			    strcmp(p, cfg->routes[j].prefix) == 0)
+				break;
+		if (j == cfg->nroutes) {
+			snprintf(msg, msgsize, "--http-route %s: no such route",
+			    p);
+			return msg;
+		}
+		cfg->routes[j].http = 1;
+	}
+	cfg->http = cfg->http_all || cfg->nhttp_routes > 0;
 	return NULL;
 }
 
@@ -339,6 +389,8 @@ config_parse(int argc, char *argv[], struct config *cfg, char *msg,
 	cfg->ws_pong_ms = 10000;
 	cfg->max_head = 16384;
 	cfg->balance = BALANCE_RANDOM;
+	cfg->http_idle_ms = 15000;
+	cfg->http_requests = 100;
 	opterr = 0;	/* fd 2 may be the client: messages are ours */
 	while ((opt = getopt_long(argc, argv, ":hv", options, NULL)) != -1) {
 		if (opt == '?' && optopt != 0)
@@ -368,5 +420,5 @@ config_parse(int argc, char *argv[], struct config *cfg, char *msg,
 		snprintf(msg, msgsize, "%s", why);
 		return msg;
 	}
-	return NULL;
+	return mark_http_routes(cfg, msg, msgsize);
 }

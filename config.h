@@ -35,6 +35,13 @@ struct config {
 	uint64_t	 max_message;	/* --max-message-bytes, 0: any */
 	int		 ws_track;	/* any of the three: follow frames */
 	int		 backend_tls;	/* some backend is wss:// */
+	/* --http, --http-route, --http-idle, --http-requests */
+	int		 http;		/* some route passes plain requests */
+	int		 http_all;	/* every route does */
+	char		**http_routes;
+	size_t		 nhttp_routes;
+	int		 http_idle_ms;
+	int		 http_requests;
 };
 
 /*

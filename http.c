@@ -499,3 +499,64 @@ http_check_switch(const struct http_response *res, const char *key,
 		return "101 with wrong Sec-WebSocket-Accept";
 	return NULL;
 }
+
+/*
+ * Plain HTTP requests, passed on only under --http.  Kept apart from the
+ * upgrade checks above, which stay exactly as the contract says for every
+ * route without --http.
+ */
+
+int
+http_is_upgrade(const struct http_request *req)
+{
+	return http_field_has_token(req->fields, req->nfields, "Upgrade",
+	    "websocket");
+}
+
+static int
+plain_method(const char *m, size_t len)
+{
+	static const char *const methods[] = {
+		"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"
+	};
+	size_t i;
+
+	for (i = 0; i < nitems(methods); i++)
+		if (len == strlen(methods[i]) && memcmp(m, methods[i], len) == 0)
+			return 1;
+	return 0;
+}
+
+int
+http_check_plain(struct http_request *req, struct ws_request *ws)
+{
+	const struct http_field *f = req->fields;
+	int i;
+
+	memset(ws, 0, sizeof(*ws));
+	if (req->major != 1)
+		return fail(&req->err, 505, "HTTP version not supported",
+		    NULL);
+	if (req->minor != 1)
+		return fail(&req->err, 400, "HTTP/1.1 required", NULL);
+	if (!plain_method(req->method, req->method_len))
+		return fail(&req->err, 405, "method not allowed",
+		    "Allow: " HTTP_PLAIN_METHODS "\r\n");
+	if (req->target[0] != '/')
+		return fail(&req->err, 400, "target not in origin-form", NULL);
+	if ((i = field_single(f, req->nfields, "Host")) < 0)
+		return fail(&req->err, 400, i == -1 ? "missing Host" :
+		    "duplicate Host", NULL);
+	if (!host_valid(f[i].value, f[i].value_len))
+		return fail(&req->err, 400, "invalid Host", NULL);
+	ws->host = f[i].value;
+	ws->host_len = f[i].value_len;
+	for (i = 0; (i = http_field_find(f, req->nfields, i, "Origin")) >= 0;
+	    i++) {
+		if (ws->norigin++ == 0) {
+			ws->origin = f[i].value;
+			ws->origin_len = f[i].value_len;
+		}
+	}
+	return 0;
+}

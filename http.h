@@ -114,6 +114,15 @@ int	http_is_interim(const struct http_response *res);
 /* The semantic checks of the upgrade request; 0, or -1 with req->err set. */
 int	http_check_upgrade(struct http_request *req, struct ws_request *ws);
 
+/*
+ * Plain HTTP (--http): whether req asks for a WebSocket at all, and the
+ * checks of a request that does not (version, method, origin-form, Host);
+ * 0, or -1 with req->err set.  Body framing is reqbody.c's.
+ */
+#define HTTP_PLAIN_METHODS	"GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH"
+int	http_is_upgrade(const struct http_request *req);
+int	http_check_plain(struct http_request *req, struct ws_request *ws);
+
 /* NULL when res is a 101 that opens a WebSocket for key, else why not. */
 const char *http_check_switch(const struct http_response *res,
 	    const char *key, size_t key_len);

@@ -127,6 +127,16 @@ is_end_to_end(const struct http_field *f)
 	    strncasecmp(f->name, "Sec-WebSocket-", 14) == 0);
 }
 
+/* Whether the client's field f stays behind: hop-by-hop, named in
+ * Connection, or what the client says of itself. */
+static int
+request_drops(const struct http_request *req, const struct http_field *f)
+{
+	return is_one_of(f, request_drop) || is_one_of_cgi(f, client_facts) ||
+	    (!is_end_to_end(f) &&
+	    named_in_connection(req->fields, req->nfields, f));
+}
+
 static void
 put_forwarded_for(struct out *o, const struct http_request *req,
     const char *client)
@@ -165,9 +175,7 @@ rewrite_request(const struct http_request *req, const struct forward *fw,
 	for (i = 0; i < req->nfields; i++) {
 		const struct http_field *f = &req->fields[i];
 
-		if (is_one_of(f, request_drop) || is_one_of_cgi(f,
-		    client_facts) || (!is_end_to_end(f) &&
-		    named_in_connection(req->fields, req->nfields, f)))
+		if (request_drops(req, f))
 			continue;
 		put_field(&o, f->name, f->name_len, f->value, f->value_len);
 	}
@@ -276,17 +284,18 @@ same_authority(const char *a, size_t len, int defport,
 }
 
 /*
- * Location rewritten as ProxyPassReverse does: 1 when it was, 0 when it is
- * not under the backend URL.  A network-path reference ("//host:port/p",
- * RFC 3986 section 4.2) names the backend as an absolute URL does, with the
- * backend's scheme, and stays one: the client resolves it with its own.
+ * A URL the backend gave rewritten as ProxyPassReverse does: its length in
+ * buf, 0 when it is not under the backend URL.  A network-path reference
+ * ("//host:port/p", RFC 3986 section 4.2) names the backend as an absolute
+ * URL does, with the backend's scheme, and stays one: the client resolves
+ * it with its own.
  */
-static int
-put_location(struct out *o, const struct http_field *f,
-    const struct reverse *rv)
+ssize_t
+rewrite_url(const char *v, size_t len, const struct reverse *rv, char *buf,
+    size_t size)
 {
-	const char *v = f->value, *end = v + f->value_len, *a, *p;
-	const char *scheme = NULL;
+	struct out o = { buf, 0, size, 0 };
+	const char *end = v + len, *a, *p, *scheme = NULL;
 	char path[HTTP_MAX_LINE + 512];
 	ssize_t n;
 	int defport, ws;
@@ -299,8 +308,8 @@ put_location(struct out *o, const struct http_field *f,
 		    rv->bpath_len, v, end - v, path, sizeof(path));
 		if (n <= 0)
 			return 0;
-		put_field(o, f->name, f->name_len, path, n);
-		return 1;
+		put(&o, path, n);
+		return done(&o);
 	} else {
 		if ((a = memchr(v, ':', end - v)) == NULL || end - a < 3 ||
 		    memcmp(a, "://", 3) != 0 ||
@@ -318,16 +327,28 @@ put_location(struct out *o, const struct http_field *f,
 	    sizeof(path));
 	if (n <= 0)
 		return 0;
-	put(o, f->name, f->name_len);
-	put(o, ": ", 2);
 	if (scheme != NULL) {
-		puts0(o, scheme);
-		puts0(o, rv->front_tls ? "s:" : ":");
+		puts0(&o, scheme);
+		puts0(&o, rv->front_tls ? "s:" : ":");
 	}
-	put(o, "//", 2);
-	put(o, rv->front_host, rv->front_host_len);
-	put(o, path, n);
-	put(o, "\r\n", 2);
+	put(&o, "//", 2);
+	put(&o, rv->front_host, rv->front_host_len);
+	put(&o, path, n);
+	return done(&o);
+}
+
+/* Location rewritten as ProxyPassReverse does: 1 when it was, 0 when it is
+ * not under the backend URL. */
+static int
+put_location(struct out *o, const struct http_field *f,
+    const struct reverse *rv)
+{
+	char url[HTTP_MAX_LINE + 1024];
+	ssize_t n = rewrite_url(f->value, f->value_len, rv, url, sizeof(url));
+
+	if (n <= 0)
+		return 0;
+	put_field(o, f->name, f->name_len, url, n);
 	return 1;
 }
 
@@ -353,6 +374,115 @@ rewrite_response(const struct http_response *res, const struct reverse *rv,
 	return done(&o);
 }
 
+/*
+ * Plain HTTP under --http: the method and the body pass, re-framed by
+ * wstunnel (framing is "Content-Length: N\r\n", "Transfer-Encoding:
+ * chunked\r\n" or ""), and the backend connection serves this one request.
+ * Expect is answered by wstunnel itself.
+ */
+static const char *const plain_drop[] = {
+	"Content-Length", "Expect", NULL
+};
+
+ssize_t
+rewrite_plain_request(const struct http_request *req,
+    const struct forward *fw, const char *body_framing, char *buf, size_t size)
+{
+	struct out o = { buf, 0, size, 0 };
+	size_t i;
+
+	put(&o, req->method, req->method_len);
+	put(&o, " ", 1);
+	put(&o, fw->target, fw->target_len);
+	puts0(&o, " HTTP/1.1\r\n");
+	put_field(&o, "Host", 4, fw->host, fw->host_len);
+	for (i = 0; i < req->nfields; i++) {
+		const struct http_field *f = &req->fields[i];
+
+		if (request_drops(req, f) || is_one_of(f, plain_drop))
+			continue;
+		put_field(&o, f->name, f->name_len, f->value, f->value_len);
+	}
+	puts0(&o, body_framing);
+	puts0(&o, "Connection: close\r\n");
+	put_forwarded_for(&o, req, fw->client_addr);
+	put_field(&o, "X-Forwarded-Proto", 17, fw->proto, strlen(fw->proto));
+	put_field(&o, "X-Forwarded-Host", 16, fw->client_host,
+	    fw->client_host_len);
+	put(&o, "\r\n", 2);
+	return done(&o);
+}
+
+/* The URL of "Refresh: 5; url=http://backend/x" (a de facto field that
+ * HTML's meta refresh defines); 1 when it was rewritten. */
+static int
+put_refresh(struct out *o, const struct http_field *f,
+    const struct reverse *rv)
+{
+	const char *v = f->value, *end = v + f->value_len, *u, *ue;
+	char url[HTTP_MAX_LINE + 1024];
+	ssize_t n;
+
+	if ((u = memchr(v, ';', end - v)) == NULL)
+		return 0;
+	for (u++; u < end && is_ows(*u); u++)
+		;
+	if (end - u > 3 && strncasecmp(u, "url", 3) == 0) {
+		const char *eq = u + 3;
+
+		while (eq < end && is_ows(*eq))
+			eq++;
+		if (eq < end && *eq == '=')
+			for (u = eq + 1; u < end && is_ows(*u); u++)
+				;
+	}
+	ue = end;
+	if (u < end && (*u == '\'' || *u == '"')) {
+		if (ue - u < 2 || ue[-1] != *u)
+			return 0;
+		u++;
+		ue--;
+	}
+	n = rewrite_url(u, ue - u, rv, url, sizeof(url));
+	if (n <= 0)
+		return 0;
+	put(o, f->name, f->name_len);
+	put(o, ": ", 2);
+	put(o, v, u - v);
+	put(o, url, n);
+	put(o, ue, end - ue);
+	put(o, "\r\n", 2);
+	return 1;
+}
+
+static const char *const refresh[] = { "Refresh", NULL };
+
+ssize_t
+rewrite_plain_response(const struct http_response *res,
+    const struct reverse *rv, int keep, char *buf, size_t size)
+{
+	struct out o = { buf, 0, size, 0 };
+	size_t i;
+
+	put_status_line(&o, res);
+	for (i = 0; i < res->nfields; i++) {
+		const struct http_field *f = &res->fields[i];
+
+		if (is_one_of(f, response_drop) || (!is_one_of(f, framing) &&
+		    named_in_connection(res->fields, res->nfields, f)))
+			continue;
+		if (is_one_of(f, locations) && put_location(&o, f, rv))
+			continue;
+		if (is_one_of(f, refresh) && put_refresh(&o, f, rv))
+			continue;
+		put_field(&o, f->name, f->name_len, f->value, f->value_len);
+	}
+	if (!keep)
+		puts0(&o, "Connection: close\r\n");
+	put(&o, "\r\n", 2);
+	return done(&o);
+}
+
 const char *
 http_reason(int status)
 {
@@ -363,7 +493,8 @@ http_reason(int status)
 		{ 101, "Switching Protocols" }, { 400, "Bad Request" },
 		{ 403, "Forbidden" }, { 404, "Not Found" },
 		{ 405, "Method Not Allowed" }, { 408, "Request Timeout" },
-		{ 414, "URI Too Long" }, { 426, "Upgrade Required" },
+		{ 414, "URI Too Long" }, { 417, "Expectation Failed" },
+		{ 426, "Upgrade Required" },
 		{ 431, "Request Header Fields Too Large" },
 		{ 500, "Internal Server Error" }, { 502, "Bad Gateway" },
 		{ 503, "Service Unavailable" }, { 504, "Gateway Timeout" },

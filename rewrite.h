@@ -44,6 +44,20 @@ ssize_t	rewrite_switch(const struct http_response *res, char *out,
 	    size_t size);
 ssize_t	rewrite_response(const struct http_response *res,
 	    const struct reverse *rv, char *out, size_t size);
+/* --http: a plain request for the backend, framing being the body's
+ * framing field line (or ""); the answer for the client, with Location,
+ * Content-Location and Refresh mapped back, and "Connection: close"
+ * unless keep. */
+ssize_t	rewrite_plain_request(const struct http_request *req,
+	    const struct forward *fw, const char *framing, char *out,
+	    size_t size);
+ssize_t	rewrite_plain_response(const struct http_response *res,
+	    const struct reverse *rv, int keep, char *out, size_t size);
+/* A Location-style URL under the backend mapped to the client-facing
+ * route (ProxyPassReverse): its length, 0 when v is not under the backend,
+ * -1 when out is too small. */
+ssize_t	rewrite_url(const char *v, size_t len, const struct reverse *rv,
+	    char *out, size_t size);
 /* wstunnel's own short text/plain answer for e (status, why, extra). */
 ssize_t	rewrite_error(const struct http_error *e, char *out, size_t size);
 

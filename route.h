@@ -40,6 +40,7 @@ struct route {
 	size_t		 prefix_len;
 	struct backend	*backends;
 	size_t		 nbackends;
+	int		 http;		/* --http: plain requests pass too */
 };
 
 /* NULL when s[0..len) is a valid backend URL, else why not. */

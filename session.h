@@ -12,6 +12,8 @@
 #include "dial.h"
 #include "http.h"
 #include "relay.h"
+#include "reqbody.h"
+#include "rewrite.h"
 
 #define RELAY_BUFSIZE	65536
 
@@ -50,6 +52,16 @@ struct session {
 	int		 failed;
 	uint64_t	 upbytes, downbytes;
 	char		 wsinfo[384];	/* frame tracking's, for the log */
+
+	/* --http: plain requests on one connection, one after another */
+	int64_t		 head_deadline;	/* for the request head being read */
+	int		 plain;		/* this request is not an upgrade */
+	int		 expect;	/* it has Expect: 100-continue */
+	int		 keep;		/* the connection stays for another */
+	int		 nplain;	/* plain requests served */
+	int		 logged;	/* this request has its access line */
+	char		 method[8];	/* of this request, for the log */
+	struct reqbody	 body;
 };
 
 /* Records how a session ends before a tunnel; returns -1 for the phases. */
@@ -60,6 +72,8 @@ int	reply_error(struct session *s, int status, const char *why,
 	    const char *extra);
 /* Sends the rewritten request; tunnels on a valid 101, else relays. */
 int	backend_exchange(struct session *s);
+/* How the backend's URLs map back to the client's (Location and the like). */
+void	backend_reverse(const struct session *s, struct reverse *rv);
 void	session_log(const struct session *s);
 /* Closes the backend and frees what the session holds. */
 void	session_close(struct session *s);

@@ -5,6 +5,7 @@
  *
  *	client_open	who the client is; TLS on fd 0/1 when configured
  *	client_request	read and validate the upgrade request, pick a route
+ *	plain_requests	--http: plain requests, answered one after another
  *	client_admit	--allow/--deny and --origin
  *	backend_open	dial the route's backends in --balance order
  *	backend_exchange send the rewritten request, check the answer
@@ -29,6 +30,7 @@
 #include "conn.h"
 #include "dial.h"
 #include "http.h"
+#include "httpx.h"
 #include "log.h"
 #include "negotiate.h"
 #include "proxy.h"
@@ -151,7 +153,7 @@ client_request(struct session *s)
 	int r;
 
 	r = conn_read_head(&s->client, s->up, s->bufsize, &s->uplen,
-	    s->start + cfg->handshake_ms, -1, parse_request, s);
+	    s->head_deadline, -1, parse_request, s);
 	if (s->req.target != NULL) {	/* the buffer will carry the tunnel */
 		s->path_len = s->req.target_len;
 		memcpy(s->path, s->req.target, s->path_len);
@@ -164,7 +166,9 @@ client_request(struct session *s)
 		    r == CONN_EOF ? "client-closed" : "client-error", NULL);
 	if (r == CONN_TIMEOUT)
 		return reply_error(s, 408, "request head timed out", NULL);
-	if (r == HTTP_BAD || http_check_upgrade(&s->req, &s->ws) == HTTP_BAD)
+	s->plain = (r >= 0 && httpx_applies(s));
+	if (r == HTTP_BAD || (s->plain ? http_check_plain(&s->req, &s->ws) :
+	    http_check_upgrade(&s->req, &s->ws)) == HTTP_BAD)
 		return reply_error(s, s->req.err.status, s->req.err.why,
 		    s->req.err.extra);
 	s->head_len = (size_t)r;
@@ -176,6 +180,8 @@ client_request(struct session *s)
 	if (r == -1)
 		return reply_error(s, 404, "no route for this path", NULL);
 	s->route = &cfg->routes[r];
+	if (s->plain && httpx_framing(s) == -1)
+		return -1;
 	log_msg(LOG_DEBUG, "client %s: %s, Host %s, Origin %s, route %s",
 	    s->peer, log_safe(s->path, s->path_len, buf[0], sizeof(buf[0])),
 	    log_safe(s->ws.host, s->ws.host_len, buf[1], sizeof(buf[1])),
@@ -199,6 +205,25 @@ client_admit(struct session *s)
 	if (!origin_allowed(cfg->origins, cfg->norigins, s->ws.origin,
 	    s->ws.origin_len))
 		return reply_error(s, 403, "Origin not allowed", NULL);
+	return 0;
+}
+
+static int backend_open(struct session *);
+
+/*
+ * --http: each plain request is admitted, sent to a backend of its own and
+ * answered, and the connection waits for the next, until the client
+ * closes, asks for a WebSocket, or a limit is reached.
+ */
+static int
+plain_requests(struct session *s)
+{
+	while (s->plain) {
+		if (client_admit(s) == -1 || backend_open(s) == -1 ||
+		    httpx_exchange(s) == -1 || httpx_next(s) == -1 ||
+		    client_request(s) == -1)
+			return -1;
+	}
 	return 0;
 }
 
@@ -276,15 +301,20 @@ session_run(struct session *s)
 		log_msg(LOG_ERR, "out of memory");
 		return 1;
 	}
+	s->head_deadline = s->start + s->cfg->handshake_ms;
 	if (client_open(s) == 0 && client_request(s) == 0 &&
-	    client_admit(s) == 0 && backend_open(s) == 0 &&
-	    backend_exchange(s) == 0)
+	    plain_requests(s) == 0 && client_admit(s) == 0 &&
+	    backend_open(s) == 0 && backend_exchange(s) == 0)
 		tunnel(s);
 	state_release();
 	session_close(s);
-	session_log(s);
+	if (s->plain && !s->logged)
+		httpx_log(s);
+	else if (!s->logged)
+		session_log(s);
 	conn_restore_flags();
-	return (s->status == 101 && !s->failed) ? 0 : 1;
+	/* plain requests answered and the connection closed: 0 too */
+	return ((s->status == 101 || s->logged) && !s->failed) ? 0 : 1;
 }
 
 /* Nothing may land on fd 0, 1 or 2 by accident: a closed one is filled

@@ -75,12 +75,12 @@ def test_bare_url_location_is_the_inverse(raw_backend, location, client_sees):
 
 
 class TornadoApp:
-    """peers/tornado_app.py: a WebSocket handler on /ws, 404 elsewhere."""
+    """peers/tornado_ws.py: a WebSocket handler on /ws, 404 elsewhere."""
 
     def __init__(self):
         self.port = wslib.free_port()
         self.proc = subprocess.Popen(
-            [wslib.PYTHON, str(wslib.PEERS / "tornado_app.py"),
+            [wslib.PYTHON, str(wslib.PEERS / "tornado_ws.py"),
              str(self.port)], stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL, text=True)
         line = self.proc.stdout.readline()
