@@ -320,6 +320,19 @@ usage_error(const char *why, int stderr_ok)
 	return 64;	/* EX_USAGE */
 }
 
+/* A FIFO that nobody reads yet is no error in the configuration: its
+ * reader may come later.  Until then the log goes to syslog. */
+static void
+log_no_reader(const char *path, int tell)
+{
+	if (tell)
+		fprintf(stderr, "wstunnel: warning: --log %s: a FIFO with no "
+		    "reader; the log goes to syslog until one opens it\n",
+		    path);
+	log_msg(LOG_WARNING, "--log %s: a FIFO with no reader; logging to "
+	    "syslog", path);
+}
+
 /* OpenSSL is loaded only for a configuration that uses it. */
 static const char *
 tls_setup(struct session *s, const struct config *cfg, char *msg,
@@ -351,14 +364,14 @@ main(int argc, char *argv[])
 	static struct session s;
 	const char *why;
 	char msg[1024];
-	int stderr_ok;
+	int stderr_ok, r;
 
 	s.start = now_ms();
 	s.cfg = &cfg;
 	signal(SIGPIPE, SIG_IGN);
 	if (guard_fds() == -1) {
-		openlog("wstunnel", LOG_PID, LOG_DAEMON);
-		syslog(LOG_ERR, "fd 0 or 1 is closed: no client to serve");
+		log_open(NULL, 0, 0);
+		log_msg(LOG_ERR, "fd 0 or 1 is closed: no client to serve");
 		return 1;
 	}
 	stderr_ok = !stderr_is_client();
@@ -371,11 +384,13 @@ main(int argc, char *argv[])
 		printf("wstunnel %s\n", WSTUNNEL_VERSION);
 		return 0;
 	}
-	if (log_open(cfg.log, cfg.verbose, stderr_ok) == -1 && why == NULL) {
+	if ((r = log_open(cfg.log, cfg.verbose, stderr_ok)) == -1 &&
+	    why == NULL) {
 		snprintf(msg, sizeof(msg), "--log %s: %s", cfg.log,
 		    strerror(errno));
 		why = msg;
-	}
+	} else if (r == LOG_NO_READER && why == NULL)
+		log_no_reader(cfg.log, cfg.check && stderr_ok);
 	if (why == NULL)
 		why = tls_setup(&s, &cfg, msg, sizeof(msg));
 	if (why == NULL && cfg.state != NULL)

@@ -1,0 +1,319 @@
+"""A session's life around its tunnel: a log that cannot take lines (a FIFO
+without a reader, a FIFO whose reader stopped reading, a full stderr pipe,
+a syslog daemon that does not read) never holds a session.
+
+fd 0 and 1 are pipes whose other ends the test holds, and the test keeps
+wstunnel's own ends open too: the file description is then shared, and its
+O_NONBLOCK flag after wstunnel's exit is what the next user of the
+descriptors would find.  Every wait is bounded; every process is killed."""
+import fcntl
+import os
+import re
+import select
+import socket
+import subprocess
+import time
+
+import pytest
+
+import wslib
+from helpers_rb import build_request
+
+SLACK = 3 if wslib.INSTRUMENTED else 1    # seconds
+
+
+def nonblocking(fd):
+    return bool(fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_NONBLOCK)
+
+
+def in_poll(pid):
+    """The process sleeps in poll() (or ppoll()): it is waiting for I/O."""
+    try:
+        with open(f"/proc/{pid}/wchan") as f:
+            return "poll" in f.read()
+    except OSError:
+        return False
+
+
+def syn_sent_to(port):
+    """Some loopback socket is in SYN-SENT toward port."""
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            parts = line.split()
+            if parts[3] == "02" and int(parts[2].split(":")[1], 16) == port:
+                return True
+    return False
+
+
+class Piped:
+    """wstunnel with a pipe on fd 0 and another on fd 1; the test writes to
+    .to and reads from .frm, and keeps wstunnel's ends (.fd0, .fd1) open
+    to look at their shared file descriptions after it exits."""
+
+    def __init__(self, args):
+        self.fd0, self.to = os.pipe()
+        self.frm, self.fd1 = os.pipe()
+        self.proc = subprocess.Popen(wslib.command(args), stdin=self.fd0,
+                                     stdout=self.fd1,
+                                     stderr=subprocess.PIPE)
+        self.out = b""
+
+    def write(self, data):
+        os.write(self.to, data)
+
+    def close_input(self):
+        """The client ends its stream."""
+        os.close(self.to)
+        self.to = -1
+
+    def read_until(self, marker, timeout=10):
+        deadline = time.monotonic() + timeout
+        while marker not in self.out:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.frm], [], [], left)[0]:
+                break
+            chunk = os.read(self.frm, 65536)
+            if not chunk:
+                break
+            self.out += chunk
+        return self.out
+
+    def wait(self, timeout):
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=5)
+            raise AssertionError(f"wstunnel did not exit within {timeout}s")
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=5)
+        self.proc.stderr.close()
+        for fd in (self.fd0, self.to, self.frm, self.fd1):
+            if fd != -1:
+                os.close(fd)
+
+
+@pytest.fixture
+def piped():
+    made = []
+
+    def make(args):
+        p = Piped(args)
+        made.append(p)
+        return p
+    yield make
+    for p in made:
+        p.close()
+
+
+def echo_101(conn, head, rest):
+    wslib.switch_101(conn, head, rest)
+
+
+# ---------------------------------------------------------------- the log
+
+def test_log_fifo_without_reader_session_served(raw_backend, tmp_path,
+                                                 piped):
+    """open() of a FIFO nobody reads would wait for a reader forever: the
+    session is served all the same (its log goes to syslog) and ends."""
+    fifo = tmp_path / "log.fifo"
+    os.mkfifo(fifo)
+    b = raw_backend(echo_101)
+    p = piped(["--log", str(fifo), "--close-timeout", "1",
+               f"ws://127.0.0.1:{b.port}"])
+    p.write(build_request() + b"ping")
+    out = p.read_until(b"ping", timeout=5)
+    res = wslib.Response(out)
+    assert res.status == 101, out
+    assert res.rest == b"ping", out
+    p.close_input()
+    assert p.wait(timeout=5) == 0
+    assert p.proc.stderr.read() == b""
+    assert b.connections == 1
+
+
+def test_log_fifo_without_reader_check_warns(tmp_path):
+    """--check says that the FIFO has no reader, and where the log goes
+    meanwhile; the configuration is still good (a reader may come)."""
+    fifo = tmp_path / "log.fifo"
+    os.mkfifo(fifo)
+    try:
+        p = subprocess.run(wslib.command(["--check", "--log", str(fifo),
+                                          "ws://127.0.0.1:1"]),
+                           stdin=subprocess.DEVNULL, capture_output=True,
+                           timeout=5, text=True)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("--check hangs on a FIFO without a reader")
+    assert p.returncode == 0, p.stderr
+    assert f"--log {fifo}" in p.stderr, p.stderr
+    assert "no reader" in p.stderr and "syslog" in p.stderr, p.stderr
+    assert "configuration OK" in p.stdout + p.stderr, p.stderr
+
+
+def fill_fifo(fifo):
+    """Fills the FIFO's buffer to the last byte; returns what was put in."""
+    w = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+    put = bytearray()
+    try:
+        for size in (4096, 1):
+            while True:
+                try:
+                    n = os.write(w, b"x" * size)
+                except BlockingIOError:
+                    break
+                put += b"x" * n
+    finally:
+        os.close(w)
+    return bytes(put)
+
+
+def test_log_fifo_reader_stalls_mid_tunnel(raw_backend, tmp_path, piped):
+    """The FIFO's reader stops reading while a tunnel is open and its buffer
+    fills: the tunnel keeps relaying, the lines that do not fit are dropped
+    whole (never half a line), and the session ends as usual."""
+    fifo = tmp_path / "log.fifo"
+    os.mkfifo(fifo)
+    r = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        b = raw_backend(echo_101)
+        p = piped(["-v", "--log", str(fifo), "--close-timeout", "1",
+                   f"ws://127.0.0.1:{b.port}"])
+        p.write(build_request() + b"one")
+        assert p.read_until(b"one", timeout=5).endswith(b"one"), p.out
+        got = b""
+        while select.select([r], [], [], 0.2)[0]:
+            chunk = os.read(r, 65536)
+            if not chunk:
+                break
+            got += chunk
+        assert b"tunnel open" in got, got       # the log worked so far
+        filler = fill_fifo(fifo)
+        for word in (b"two", b"three", b"four"):
+            p.write(word)
+            assert p.read_until(word, timeout=5).endswith(word), p.out
+        p.close_input()
+        assert p.wait(timeout=3 + SLACK) == 0
+        rest = b""
+        while select.select([r], [], [], 0.2)[0]:
+            chunk = os.read(r, 65536)
+            if not chunk:
+                break
+            rest += chunk
+        assert rest == filler, "a line was written into a full FIFO"
+    finally:
+        os.close(r)
+
+
+def test_log_stderr_pipe_full(raw_backend, tmp_path):
+    """--log stderr on a pipe whose reader does not read: the session is
+    served; fd 2's file description, shared with whoever started
+    wstunnel, is left blocking."""
+    r, w = os.pipe()
+    try:
+        fill_fifo(f"/proc/self/fd/{w}")     # through a description of its own
+        b = raw_backend(echo_101)
+        try:
+            p = subprocess.run(wslib.command(
+                ["-v", "--log", "stderr", "--close-timeout", "1",
+                 f"ws://127.0.0.1:{b.port}"]), input=build_request() + b"ping",
+                stdout=subprocess.PIPE, stderr=w, timeout=5 + SLACK)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("wstunnel blocked on a full stderr pipe")
+        res = wslib.Response(p.stdout)
+        assert res.status == 101 and res.rest == b"ping", p.stdout
+        assert p.returncode == 0
+        assert not nonblocking(w), "fd 2 left O_NONBLOCK"
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def full_syslog(tmp_path):
+    """A datagram socket standing for /dev/log whose daemon stopped
+    reading: its queue is full.  Returns the socket (keep it open)."""
+    path = str(tmp_path / "log.sock")
+    d = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    d.bind(path)
+    w = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    w.connect(path)
+    w.setblocking(False)
+    try:
+        for _ in range(100000):
+            w.send(b"<30>filler")
+    except BlockingIOError:
+        pass
+    w.close()
+    return d
+
+
+def in_own_dev(tmp_path, logsock):
+    """A command prefix that runs its command in a mount namespace of its
+    own whose /dev has only null and log (a symlink to logsock), so that
+    the host's /dev/log is left alone."""
+    old = tmp_path / "olddev"
+    old.mkdir()
+    script = ('set -e; mount --make-rprivate /; mount --bind /dev "$1"; '
+              'mount -t tmpfs tmpfs /dev; touch /dev/null; '
+              'mount --bind "$1/null" /dev/null; ln -s "$2" /dev/log; '
+              'shift 2; exec "$@"')
+    return ["unshare", "-m", "/bin/sh", "-c", script, "sh", str(old),
+            str(logsock)]
+
+
+needs_namespace = pytest.mark.skipif(
+    os.geteuid() != 0 or subprocess.run(
+        ["unshare", "-m", "true"], capture_output=True).returncode != 0,
+    reason="needs a mount namespace of its own (root)")
+
+
+@needs_namespace
+def test_syslog_lines_reach_the_daemon(raw_backend, tmp_path):
+    """What the log socket gets: RFC 3164 datagrams of facility daemon,
+    ident wstunnel with the pid, the access line at info."""
+    path = str(tmp_path / "log.sock")
+    d = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    d.bind(path)
+    try:
+        b = raw_backend(echo_101)
+        cmd = in_own_dev(tmp_path, path) + wslib.command(
+            ["--close-timeout", "1", f"ws://127.0.0.1:{b.port}"])
+        p = subprocess.run(cmd, input=build_request() + b"ping",
+                           capture_output=True, timeout=5 + SLACK)
+        assert p.returncode == 0, p.stderr
+        d.setblocking(False)
+        got = []
+        while select.select([d], [], [], 0.2)[0]:
+            got.append(d.recv(4096).decode())
+        access = [g for g in got if " client=" in g]
+        assert len(access) == 1, got
+        assert re.match(r"<30>\w{3} [ \d]\d \d\d:\d\d:\d\d wstunnel\[\d+\]: "
+                        r"client=\S+ path=/ backend=127\.0\.0\.1:\d+ "
+                        r"status=101 ", access[0]), access[0]
+    finally:
+        d.close()
+
+
+@needs_namespace
+def test_syslog_daemon_stalled(raw_backend, tmp_path):
+    """The syslog daemon's queue is full (journald busy): the session is
+    served and ends all the same; its lines are dropped."""
+    d = full_syslog(tmp_path)
+    try:
+        b = raw_backend(echo_101)
+        cmd = in_own_dev(tmp_path, d.getsockname()) + wslib.command(
+            ["-v", "--log", "syslog", "--close-timeout", "1",
+             f"ws://127.0.0.1:{b.port}"])
+        try:
+            p = subprocess.run(cmd, input=build_request() + b"ping",
+                               capture_output=True, timeout=5 + SLACK)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("wstunnel blocked on a full syslog socket")
+        res = wslib.Response(p.stdout)
+        assert res.status == 101 and res.rest == b"ping", p.stdout
+        assert p.returncode == 0, p.stderr
+        assert b.connections == 1
+    finally:
+        d.close()
