@@ -1,6 +1,9 @@
 """A session's life around its tunnel: a log that cannot take lines (a FIFO
 without a reader, a FIFO whose reader stopped reading, a full stderr pipe,
-a syslog daemon that does not read) never holds a session.
+a syslog daemon that does not read) never holds a session, and SIGTERM,
+SIGINT or SIGHUP in any phase (the client's head, the connect to a backend,
+the backend's answer) ends it at once with its one access line written and
+the flags of fd 0 and 1 given back.
 
 fd 0 and 1 are pipes whose other ends the test holds, and the test keeps
 wstunnel's own ends open too: the file description is then shared, and its
@@ -10,14 +13,17 @@ import fcntl
 import os
 import re
 import select
+import signal
 import socket
 import subprocess
+import threading
 import time
 
 import pytest
 
 import wslib
-from helpers_rb import build_request
+from helpers_rb import FullListener, build_request, dead_port
+from helpers_tun import access_lines_of, file_reader
 
 SLACK = 3 if wslib.INSTRUMENTED else 1    # seconds
 
@@ -317,3 +323,120 @@ def test_syslog_daemon_stalled(raw_backend, tmp_path):
         assert b.connections == 1
     finally:
         d.close()
+
+
+# ---------------------------------------------------------------- signals
+
+def check_ended_by_signal(p, log, sig=signal.SIGTERM):
+    """Exit status 1 (no tunnel), one access line with end=signal, no
+    status (nothing was answered), the flags of fd 0 and 1 as they were."""
+    rc = p.wait(timeout=SLACK + 1)
+    assert rc == 1, f"exit status {rc}"
+    lines = access_lines_of(file_reader(log)())
+    assert len(lines) == 1, file_reader(log)()
+    assert lines[0]["end"] == "signal", lines[0]
+    assert lines[0]["reason"] == f'"{sig.name}"', lines[0]
+    assert lines[0]["status"] == "-", lines[0]
+    assert not nonblocking(p.fd0), "fd 0 left O_NONBLOCK"
+    assert not nonblocking(p.fd1), "fd 1 left O_NONBLOCK"
+    return lines[0]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT,
+                                 signal.SIGHUP],
+                         ids=["TERM", "INT", "HUP"])
+def test_signal_while_reading_the_head(tmp_path, piped, sig):
+    log = tmp_path / "wstunnel.log"
+    port = dead_port()
+    p = piped(["--log", str(log), "--handshake-timeout", "30",
+               f"ws://127.0.0.1:{port}"])
+    p.write(b"GET / HTTP/1.1\r\nHost: example.test\r\n")
+    assert wslib.wait_for(lambda: in_poll(p.proc.pid), timeout=5)
+    t0 = time.monotonic()
+    p.proc.send_signal(sig)
+    line = check_ended_by_signal(p, log, sig)
+    assert time.monotonic() - t0 < SLACK
+    assert line["backend"] == "-", line
+    assert line["path"] == "/", line         # the request line came
+    assert p.read_until(b"\r\n\r\n", timeout=0.5) == b"", p.out
+
+
+def test_sigterm_while_waiting_for_the_proxy_header(tmp_path, piped):
+    log = tmp_path / "wstunnel.log"
+    p = piped(["--log", str(log), "--proxy-protocol",
+               "--handshake-timeout", "30", f"ws://127.0.0.1:{dead_port()}"])
+    p.write(b"PROXY TCP4 192.0.2.7 ")
+    assert wslib.wait_for(lambda: in_poll(p.proc.pid), timeout=5)
+    t0 = time.monotonic()
+    p.proc.send_signal(signal.SIGTERM)
+    check_ended_by_signal(p, log)
+    assert time.monotonic() - t0 < SLACK
+
+
+def test_sigterm_while_connecting(tmp_path, piped):
+    """The backend's accept queue is full, so the connect hangs in SYN-SENT
+    for the whole --connect-timeout."""
+    fl = FullListener()
+    try:
+        if not fl.ok:
+            pytest.skip("the kernel kept accepting on a full listener")
+        log = tmp_path / "wstunnel.log"
+        p = piped(["--log", str(log), "--connect-timeout", "30",
+                   f"ws://127.0.0.1:{fl.port}"])
+        p.write(build_request())
+        assert wslib.wait_for(lambda: syn_sent_to(fl.port), timeout=5)
+        assert wslib.wait_for(lambda: in_poll(p.proc.pid), timeout=5)
+        t0 = time.monotonic()
+        p.proc.send_signal(signal.SIGTERM)
+        check_ended_by_signal(p, log)
+        assert time.monotonic() - t0 < SLACK
+        assert p.read_until(b"\r\n\r\n", timeout=1) == b"", p.out
+    finally:
+        fl.close()
+
+
+def test_sigterm_while_waiting_for_the_answer(raw_backend, tmp_path, piped):
+    """The backend took the request and does not answer; the signal ends
+    the session, and the backend's connection is closed."""
+    done = threading.Event()
+    closed = {}
+
+    def silent(conn, head, rest):
+        conn.settimeout(10)
+        try:
+            closed["eof"] = conn.recv(1) == b""
+        except OSError:
+            closed["eof"] = True
+        done.set()
+
+    b = raw_backend(silent)
+    log = tmp_path / "wstunnel.log"
+    p = piped(["--log", str(log), "--handshake-timeout", "30",
+               f"ws://127.0.0.1:{b.port}"])
+    p.write(build_request())
+    assert wslib.wait_for(lambda: len(b.heads) == 1, timeout=5)
+    assert wslib.wait_for(lambda: in_poll(p.proc.pid), timeout=5)
+    t0 = time.monotonic()
+    p.proc.send_signal(signal.SIGTERM)
+    line = check_ended_by_signal(p, log)
+    assert time.monotonic() - t0 < SLACK
+    assert line["backend"] == f"127.0.0.1:{b.port}", line
+    assert done.wait(timeout=3) and closed["eof"], "backend left open"
+
+
+def test_sigterm_in_the_tunnel_restores_flags(raw_backend, tmp_path, piped):
+    """The tunnel already ended on a signal with its line; the flags of fd
+    0 and 1 are given back there too, and the exit status is 0."""
+    log = tmp_path / "wstunnel.log"
+    b = raw_backend(echo_101)
+    p = piped(["--log", str(log), f"ws://127.0.0.1:{b.port}"])
+    p.write(build_request() + b"ping")
+    assert p.read_until(b"ping", timeout=5).endswith(b"ping"), p.out
+    assert wslib.wait_for(lambda: in_poll(p.proc.pid), timeout=5)
+    p.proc.send_signal(signal.SIGTERM)
+    assert p.wait(timeout=SLACK + 1) == 0
+    lines = access_lines_of(file_reader(log)())
+    assert len(lines) == 1 and lines[0]["end"] == "signal", lines
+    assert lines[0]["reason"] == '"SIGTERM"', lines
+    assert lines[0]["status"] == "101", lines
+    assert not nonblocking(p.fd0) and not nonblocking(p.fd1)
