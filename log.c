@@ -101,8 +101,6 @@ log_open(const char *dest, int verbose, int stderr_ok)
 	/* without O_NONBLOCK, a FIFO with no reader blocks open() forever */
 	log_fd = open(dest, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
 	    O_NOCTTY | O_NONBLOCK, 0640);
-	if (log_fd != -1 && fstat(log_fd, &st) == 0 && S_ISSOCK(st.st_mode))
-		log_sock = 1;
 	if (log_fd != -1)
 		return 0;
 	err = errno;

@@ -213,13 +213,29 @@ def test_log_fifo_reader_stalls_mid_tunnel(raw_backend, tmp_path, piped):
         os.close(r)
 
 
-def test_log_stderr_pipe_full(raw_backend, tmp_path):
-    """--log stderr on a pipe whose reader does not read: the session is
-    served; fd 2's file description, shared with whoever started
-    wstunnel, is left blocking."""
-    r, w = os.pipe()
-    try:
+def full_stream(kind):
+    """(reader, writer) of a pipe or a stream socket pair whose buffer is
+    full; the writer's file description is left blocking."""
+    if kind == "pipe":
+        r, w = os.pipe()
         fill_fifo(f"/proc/self/fd/{w}")     # through a description of its own
+        return r, w
+    a, b = socket.socketpair()
+    try:
+        while True:
+            b.send(b"x" * 4096, socket.MSG_DONTWAIT)
+    except BlockingIOError:
+        pass
+    return a.detach(), b.detach()
+
+
+@pytest.mark.parametrize("kind", ["pipe", "socket"])
+def test_log_stderr_full(raw_backend, kind):
+    """--log stderr on a pipe or a socket (systemd's journal stream) whose
+    reader does not read: the session is served; fd 2's file description,
+    shared with whoever started wstunnel, is left blocking."""
+    r, w = full_stream(kind)
+    try:
         b = raw_backend(echo_101)
         try:
             p = subprocess.run(wslib.command(
@@ -227,7 +243,7 @@ def test_log_stderr_pipe_full(raw_backend, tmp_path):
                  f"ws://127.0.0.1:{b.port}"]), input=build_request() + b"ping",
                 stdout=subprocess.PIPE, stderr=w, timeout=5 + SLACK)
         except subprocess.TimeoutExpired:
-            raise AssertionError("wstunnel blocked on a full stderr pipe")
+            raise AssertionError(f"wstunnel blocked on a full stderr {kind}")
         res = wslib.Response(p.stdout)
         assert res.status == 101 and res.rest == b"ping", p.stdout
         assert p.returncode == 0
