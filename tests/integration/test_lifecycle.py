@@ -141,6 +141,30 @@ def test_log_fifo_without_reader_session_served(raw_backend, tmp_path,
     assert b.connections == 1
 
 
+def test_log_fifo_without_reader_no_process_left(raw_backend, tmp_path):
+    """Behind socket activation every connection got a process that never
+    ended: now each is served and its process is gone."""
+    fifo = tmp_path / "log.fifo"
+    os.mkfifo(fifo)
+    b = raw_backend(echo_101)
+    s = wslib.SocketActivated(["--close-timeout", "1",
+                               f"ws://127.0.0.1:{b.port}"], fifo)
+    try:
+        for i in range(3):
+            with s.connect(timeout=5) as c:
+                c.sendall(build_request() + b"ping%d" % i)
+                c.shutdown(socket.SHUT_WR)
+                out = wslib.read_all(c, timeout=5)
+            res = wslib.Response(out)
+            assert res.status == 101 and res.rest == b"ping%d" % i, out
+        assert wslib.wait_for(lambda: s.children() == [], timeout=5), \
+            f"wstunnel processes left: {s.children()}"
+    finally:
+        for pid in s.children():
+            os.kill(pid, signal.SIGKILL)
+        s.close()
+
+
 def test_log_fifo_without_reader_check_warns(tmp_path):
     """--check says that the FIFO has no reader, and where the log goes
     meanwhile; the configuration is still good (a reader may come)."""
