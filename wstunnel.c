@@ -328,15 +328,6 @@ stderr_is_client(void)
 	return 0;
 }
 
-static int
-usage_error(const char *why, int stderr_ok)
-{
-	if (stderr_ok && !log_to_stderr())
-		fprintf(stderr, "wstunnel: %s\n", why);
-	log_msg(LOG_ERR, "%s", why);
-	return 64;	/* EX_USAGE */
-}
-
 /* A FIFO that nobody reads yet is no error in the configuration: its
  * reader may come later.  Until then the log goes to syslog. */
 static void
@@ -348,6 +339,15 @@ log_no_reader(const char *path, int tell)
 		    path);
 	log_msg(LOG_WARNING, "--log %s: a FIFO with no reader; logging to "
 	    "syslog", path);
+}
+
+static int
+usage_error(const char *why, int stderr_ok)
+{
+	if (stderr_ok && !log_to_stderr())
+		fprintf(stderr, "wstunnel: %s\n", why);
+	log_msg(LOG_ERR, "%s", why);
+	return 64;	/* EX_USAGE */
 }
 
 /* OpenSSL is loaded only for a configuration that uses it. */
