@@ -480,3 +480,50 @@ def test_sigterm_in_the_tunnel_restores_flags(raw_backend, tmp_path, piped):
     assert lines[0]["reason"] == '"SIGTERM"', lines
     assert lines[0]["status"] == "101", lines
     assert not nonblocking(p.fd0) and not nonblocking(p.fd1)
+
+
+def self_signed(d):
+    """A throwaway certificate and key for localhost."""
+    cert, key = d / "c.pem", d / "k.pem"
+    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
+                        "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                        "-keyout", str(key), "-out", str(cert), "-subj",
+                        "/CN=localhost", "-days", "2"],
+                       capture_output=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    return str(cert), str(key)
+
+
+@pytest.mark.parametrize("side", ["client", "backend"])
+def test_sigterm_during_a_tls_handshake(tmp_path, piped, side):
+    """The client (--tls-cert on fd 0/1) or a wss:// backend does not go
+    on with its TLS handshake."""
+    log = tmp_path / "wstunnel.log"
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(1)
+    try:
+        if side == "client":
+            cert, key = self_signed(tmp_path)
+            p = piped(["--log", str(log), "--tls-cert", cert, "--tls-key",
+                       key, "--handshake-timeout", "30",
+                       f"ws://127.0.0.1:{lst.getsockname()[1]}"])
+        else:
+            p = piped(["--log", str(log), "--backend-insecure",
+                       "--connect-timeout", "30",
+                       f"wss://127.0.0.1:{lst.getsockname()[1]}"])
+            p.write(build_request())
+            lst.settimeout(5)
+            conn, _ = lst.accept()     # and never answers the ClientHello
+        assert wslib.wait_for(lambda: in_poll(p.proc.pid), timeout=5)
+        t0 = time.monotonic()
+        p.proc.send_signal(signal.SIGTERM)
+        check_ended_by_signal(p, log)
+        assert time.monotonic() - t0 < SLACK
+        if side == "backend":
+            conn.settimeout(3)
+            while conn.recv(65536):     # the ClientHello, then the close
+                pass
+            conn.close()
+    finally:
+        lst.close()
