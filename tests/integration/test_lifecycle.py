@@ -26,6 +26,7 @@ from helpers_rb import FullListener, build_request, dead_port
 from helpers_tun import access_lines_of, file_reader
 
 SLACK = 5 if wslib.INSTRUMENTED else 2    # seconds, for a loaded machine
+START = 30 if wslib.INSTRUMENTED else 5    # seconds to reach a wait
 
 
 def nonblocking(fd):
@@ -391,7 +392,7 @@ def test_signal_while_reading_the_head(tmp_path, piped, sig):
     p = piped(["--log", str(log), "--handshake-timeout", "30",
                f"ws://127.0.0.1:{port}"])
     p.write(b"GET / HTTP/1.1\r\nHost: example.test\r\n")
-    assert wslib.wait_for(lambda: in_poll(p.proc.pid), timeout=5)
+    assert wslib.wait_for(lambda: in_poll(p.proc.pid), timeout=START)
     t0 = time.monotonic()
     p.proc.send_signal(sig)
     line = check_ended_by_signal(p, log, sig)
@@ -406,7 +407,7 @@ def test_sigterm_while_waiting_for_the_proxy_header(tmp_path, piped):
     p = piped(["--log", str(log), "--proxy-protocol",
                "--handshake-timeout", "30", f"ws://127.0.0.1:{dead_port()}"])
     p.write(b"PROXY TCP4 192.0.2.7 ")
-    assert wslib.wait_for(lambda: in_poll(p.proc.pid), timeout=5)
+    assert wslib.wait_for(lambda: in_poll(p.proc.pid), timeout=START)
     t0 = time.monotonic()
     p.proc.send_signal(signal.SIGTERM)
     check_ended_by_signal(p, log)
@@ -424,8 +425,8 @@ def test_sigterm_while_connecting(tmp_path, piped):
         p = piped(["--log", str(log), "--connect-timeout", "30",
                    f"ws://127.0.0.1:{fl.port}"])
         p.write(build_request())
-        assert wslib.wait_for(lambda: syn_sent_to(fl.port), timeout=5)
-        assert wslib.wait_for(lambda: in_poll(p.proc.pid), timeout=5)
+        assert wslib.wait_for(lambda: syn_sent_to(fl.port), timeout=START)
+        assert wslib.wait_for(lambda: in_poll(p.proc.pid), timeout=START)
         t0 = time.monotonic()
         p.proc.send_signal(signal.SIGTERM)
         check_ended_by_signal(p, log)
@@ -454,8 +455,8 @@ def test_sigterm_while_waiting_for_the_answer(raw_backend, tmp_path, piped):
     p = piped(["--log", str(log), "--handshake-timeout", "30",
                f"ws://127.0.0.1:{b.port}"])
     p.write(build_request())
-    assert wslib.wait_for(lambda: len(b.heads) == 1, timeout=5)
-    assert wslib.wait_for(lambda: in_poll(p.proc.pid), timeout=5)
+    assert wslib.wait_for(lambda: len(b.heads) == 1, timeout=START)
+    assert wslib.wait_for(lambda: in_poll(p.proc.pid), timeout=START)
     t0 = time.monotonic()
     p.proc.send_signal(signal.SIGTERM)
     line = check_ended_by_signal(p, log)
@@ -472,7 +473,7 @@ def test_sigterm_in_the_tunnel_restores_flags(raw_backend, tmp_path, piped):
     p = piped(["--log", str(log), f"ws://127.0.0.1:{b.port}"])
     p.write(build_request() + b"ping")
     assert p.read_until(b"ping", timeout=5).endswith(b"ping"), p.out
-    assert wslib.wait_for(lambda: in_poll(p.proc.pid), timeout=5)
+    assert wslib.wait_for(lambda: in_poll(p.proc.pid), timeout=START)
     p.proc.send_signal(signal.SIGTERM)
     assert p.wait(timeout=SLACK + 1) == 0
     lines = access_lines_of(file_reader(log)())
@@ -513,9 +514,9 @@ def test_sigterm_during_a_tls_handshake(tmp_path, piped, side):
                        "--connect-timeout", "30",
                        f"wss://127.0.0.1:{lst.getsockname()[1]}"])
             p.write(build_request())
-            lst.settimeout(5)
+            lst.settimeout(START)
             conn, _ = lst.accept()     # and never answers the ClientHello
-        assert wslib.wait_for(lambda: in_poll(p.proc.pid), timeout=5)
+        assert wslib.wait_for(lambda: in_poll(p.proc.pid), timeout=START)
         t0 = time.monotonic()
         p.proc.send_signal(signal.SIGTERM)
         check_ended_by_signal(p, log)
