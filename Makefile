@@ -53,7 +53,8 @@ VALGRIND_TESTS	= tests/integration/test_smoke.py \
 		  tests/integration/test_request.py \
 		  tests/integration/test_backend.py \
 		  tests/integration/test_faults.py \
-		  tests/integration/test_balance.py
+		  tests/integration/test_balance.py \
+		  tests/integration/test_lifecycle.py
 
 ALL_CFLAGS	= -std=c11 -D_GNU_SOURCE $(WARNINGS) $(HARDENING) \
 		  $(BSD_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
