@@ -54,7 +54,8 @@ VALGRIND_TESTS	= tests/integration/test_smoke.py \
 		  tests/integration/test_backend.py \
 		  tests/integration/test_faults.py \
 		  tests/integration/test_balance.py \
-		  tests/integration/test_http.py
+		  tests/integration/test_http.py \
+		  tests/integration/test_lifecycle.py
 
 ALL_CFLAGS	= -std=c11 -D_GNU_SOURCE $(WARNINGS) $(HARDENING) \
 		  $(BSD_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
@@ -74,7 +75,7 @@ endif
 PURE		= http.o body.o reqbody.o host.o rewrite.o route.o access.o \
 		  balance.o proxy.o frame.o negotiate.o track.o
 OBJS		= wstunnel.o config.o session.o backend.o httpx.o dial.o conn.o \
-		  relay.o wsrelay.o log.o tlsmod.o state.o $(PURE)
+		  relay.o wsrelay.o log.o sig.o tlsmod.o state.o $(PURE)
 MODULE		= wstunnel-tls.so
 UNIT_TESTS	= tests/unit/test_http tests/unit/test_route \
 		  tests/unit/test_rewrite tests/unit/test_access \

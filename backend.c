@@ -12,6 +12,7 @@
 #include "rewrite.h"
 #include "route.h"
 #include "session.h"
+#include "sig.h"
 #include "util.h"
 
 /* Interim answers taken before the final one: a backend that sends them
@@ -91,6 +92,8 @@ send_request(struct session *s)
 	r = conn_write_all(&s->backend, out, (size_t)n,
 	    now_ms() + s->cfg->handshake_ms);
 	free(out);
+	if (r == CONN_STOPPED)
+		return session_stopped(s);
 	if (r == CONN_TIMEOUT)
 		return reply_error(s, 504, "backend did not take the request",
 		    NULL);
@@ -107,6 +110,7 @@ open_tunnel(struct session *s)
 	/* "Name:value" comes back as "Name: value" */
 	size_t size = s->res_len + s->res.nfields + 64;
 	ssize_t n;
+	int r;
 
 	why = http_check_switch(&s->res, s->ws.key, s->ws.key_len);
 	if (why == NULL)
@@ -122,8 +126,10 @@ open_tunnel(struct session *s)
 		free(out);
 		return reply_error(s, 500, "cannot build the 101", NULL);
 	}
-	if (write_client(s, out, (size_t)n) != 0) {
+	if ((r = write_client(s, out, (size_t)n)) != 0) {
 		free(out);
+		if (r == CONN_STOPPED)
+			return session_stopped(s);
 		return session_fail(s, 0, "client-error", s->client.why);
 	}
 	free(out);
@@ -211,6 +217,8 @@ relay_answer(struct session *s)
 		relay_body(s, &body);
 	free(out);
 	session_linger(s);
+	if (sig_caught())	/* the body was cut short */
+		return session_stopped(s);
 	return session_fail(s, s->res.status, "not-upgraded", NULL);
 }
 
@@ -280,6 +288,8 @@ backend_exchange(struct session *s)
 	if (send_request(s) == -1)
 		return -1;
 	r = read_answer(s);
+	if (r == CONN_STOPPED)
+		return session_stopped(s);
 	if (r == CONN_TIMEOUT)
 		return reply_error(s, 504, "backend response timed out", NULL);
 	if (r == CONN_EOF || r == CONN_ERR) {

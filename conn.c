@@ -11,6 +11,7 @@
 
 #include "conn.h"
 #include "http.h"
+#include "sig.h"
 #include "tls.h"
 #include "util.h"
 
@@ -124,9 +125,9 @@ wait_watching(struct conn *c, int want, int64_t deadline, int watch)
 	pfd[1].fd = watch;
 	pfd[1].events = POLLRDHUP;
 	pfd[1].revents = 0;
-	do
-		n = poll(pfd, watch != -1 ? 2 : 1, ms_until(deadline));
-	while (n == -1 && errno == EINTR);
+	n = sig_poll(pfd, watch != -1 ? 2 : 1, ms_until(deadline));
+	if (n == -1 && errno == EINTR)
+		return CONN_STOPPED;
 	if (n == -1)
 		return (int)io_error(c, errno);
 	if (n > 0 && pfd[1].revents != 0 && pfd[0].revents == 0)
@@ -156,7 +157,7 @@ conn_write_all(struct conn *c, const void *buf, size_t len, int64_t deadline)
 		if (n == CONN_ERR || n == 0)
 			return CONN_ERR;
 		if ((n = conn_wait(c, (int)n, deadline)) <= 0)
-			return n == 0 ? CONN_TIMEOUT : CONN_ERR;
+			return n == 0 ? CONN_TIMEOUT : (int)n;
 	}
 	return 0;
 }
@@ -189,8 +190,7 @@ conn_read_head(struct conn *c, char *buf, size_t size, size_t *len,
 			return CONN_EOF;
 		if (n == CONN_ERR)
 			return CONN_ERR;
-		/* poll() fails with neither EAGAIN nor (looped) EINTR: what
-		 * is not 0 here is CONN_ERR or CONN_GONE */
+		/* what is not 0 here is CONN_ERR, CONN_GONE or CONN_STOPPED */
 		if ((r = wait_watching(c, (int)n, deadline, watch)) <= 0)
 			return r == 0 ? CONN_TIMEOUT : r;
 	}

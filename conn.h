@@ -17,6 +17,7 @@
 #define CONN_TIMEOUT		(-14)
 #define CONN_EOF		(-15)
 #define CONN_GONE		(-16)	/* the watched other side ended */
+#define CONN_STOPPED		(-17)	/* a stop signal came (sig.h) */
 
 struct tls_conn;
 
@@ -38,14 +39,16 @@ int	conn_outq(const struct conn *c);
 /* Ends the write direction: TLS close_notify, then FIN, or EOF on a pipe.
  * 0 when done, CONN_WANT_* to be called again, CONN_ERR. */
 int	conn_shutdown(struct conn *c);
-/* Waits until c can do what want (CONN_WANT_*) asks: 1, 0 at deadline. */
+/* Waits until c can do what want (CONN_WANT_*) asks: 1, 0 at deadline,
+ * CONN_STOPPED or CONN_ERR. */
 int	conn_wait(struct conn *c, int want, int64_t deadline);
-/* 0, CONN_TIMEOUT or CONN_ERR */
+/* 0, CONN_TIMEOUT, CONN_STOPPED or CONN_ERR */
 int	conn_write_all(struct conn *c, const void *buf, size_t len,
 	    int64_t deadline);
 /*
  * Reads into buf until parse(buf, len, arg) stops saying HTTP_INCOMPLETE, and
- * returns what it said then, or CONN_EOF, CONN_TIMEOUT or CONN_ERR.  Bytes
+ * returns what it said then, or CONN_EOF, CONN_TIMEOUT, CONN_STOPPED or
+ * CONN_ERR.  Bytes
  * past the head stay in buf after it.  While it waits, the fd watch (-1:
  * none) is watched for its peer's end: CONN_GONE, with what was read so far
  * kept in buf and len, so that the call can be made again without the watch.

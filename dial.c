@@ -10,6 +10,7 @@
 
 #include "dial.h"
 #include "log.h"
+#include "sig.h"
 #include "tls.h"
 #include "util.h"
 
@@ -41,9 +42,7 @@ connect_addr(const struct sockaddr *sa, socklen_t salen, int64_t deadline,
 	}
 	pfd.fd = fd;
 	pfd.events = POLLOUT;
-	do
-		n = poll(&pfd, 1, ms_until(deadline));
-	while (n == -1 && errno == EINTR);
+	n = sig_poll(&pfd, 1, ms_until(deadline));
 	if (n == 0)
 		*why = NULL;	/* timed out */
 	else if (n == -1 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err,
@@ -92,7 +91,7 @@ connect_backend(const struct backend *b, int connect_ms, char *addr,
 		snprintf(addr, size, "unix:%s", b->host);
 		fd = connect_addr((struct sockaddr *)&sun, sizeof(sun),
 		    now_ms() + connect_ms, &why);
-		if (fd == -1)
+		if (fd == -1 && !sig_caught())
 			goto failed;
 		return fd;
 	}
@@ -110,7 +109,7 @@ connect_backend(const struct backend *b, int connect_ms, char *addr,
 		format_addr(ai->ai_addr, addr, size);
 		fd = connect_addr(ai->ai_addr, ai->ai_addrlen,
 		    now_ms() + connect_ms, &why);
-		if (fd != -1)
+		if (fd != -1 || sig_caught())
 			break;
 		log_msg(LOG_WARNING, "backend %s: connect to %s: %s", b->url,
 		    addr, why != NULL ? why : "timed out");
@@ -134,7 +133,8 @@ dial_backend(const struct backend *b, const struct dial_opts *o,
 
 	if ((fd = connect_backend(b, o->connect_ms, addr, size,
 	    &timedout)) == -1)
-		return timedout ? DIAL_TIMEOUT : DIAL_FAILED;
+		return sig_caught() ? DIAL_STOPPED : timedout ? DIAL_TIMEOUT :
+		    DIAL_FAILED;
 	log_msg(LOG_DEBUG, "backend %s: connected to %s", b->url, addr);
 	conn_tune_socket(fd);
 	memset(c, 0, sizeof(*c));
@@ -151,13 +151,15 @@ dial_backend(const struct backend *b, const struct dial_opts *o,
 			    "verified (--backend-insecure)", b->url);
 		return 0;
 	}
-	log_msg(LOG_WARNING, "backend %s: TLS with %s: %s", b->url, addr,
-	    c->why != NULL ? c->why : "failed");
+	if (r != CONN_STOPPED)
+		log_msg(LOG_WARNING, "backend %s: TLS with %s: %s", b->url,
+		    addr, c->why != NULL ? c->why : "failed");
 	if (c->tls != NULL)
 		tls->free(c);
 	close(fd);
 	c->rfd = c->wfd = -1;
-	return r == CONN_TIMEOUT ? DIAL_TIMEOUT : DIAL_FAILED;
+	return r == CONN_STOPPED ? DIAL_STOPPED : r == CONN_TIMEOUT ?
+	    DIAL_TIMEOUT : DIAL_FAILED;
 }
 
 int
@@ -175,6 +177,8 @@ dial_route(const struct route *r, const size_t *order,
 			*chosen = order[i];
 			return 0;
 		}
+		if (res == DIAL_STOPPED)
+			return DIAL_STOPPED;
 		if (res == DIAL_FAILED)
 			failed = 1;
 	}

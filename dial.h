@@ -19,10 +19,13 @@ struct dial_opts {
 	int		 insecure;	/* --backend-insecure */
 };
 
+#define DIAL_STOPPED	(-3)	/* a stop signal came: no status */
+
 /*
  * Tries the backends of r in the given order, each at most once.  0 with c
  * connected (and *chosen, addr set), else the status for the client: 504
- * when every attempt timed out, 502 otherwise.
+ * when every attempt timed out, 502 otherwise; or DIAL_STOPPED.  A name is
+ * resolved to its end first: getaddrinfo() cannot be cut short.
  */
 int	dial_route(const struct route *r, const size_t *order,
 	    const struct dial_opts *o, struct conn *c, size_t *chosen,

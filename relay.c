@@ -15,20 +15,13 @@
 #include <unistd.h>
 
 #include "relay.h"
+#include "sig.h"
 #include "util.h"
 
 enum { UP_IN, UP_OUT, DOWN_IN, DOWN_OUT };
 
 #define SPLICE_MIN_PIPE	65536	/* the default pipe of 16 pages */
 #define DRAIN_TICK_MS	10	/* looks at a kernel queue left to empty */
-
-static volatile sig_atomic_t stop_signal;
-
-static void
-on_signal(int sig)
-{
-	stop_signal = sig;
-}
 
 void
 relay_dir_init(struct relay_dir *d, struct conn *src, struct conn *dst,
@@ -379,29 +372,6 @@ relay_wait(struct relay *r, struct pollfd *pfd, int64_t deadline,
 	return ppoll(pfd, 4, tsp, mask);
 }
 
-/* SIGTERM and friends end the session with its access line written; they
- * are delivered only inside ppoll(), so none is lost between checks. */
-static void
-catch_signals(sigset_t *old)
-{
-	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
-	struct sigaction sa;
-	sigset_t block;
-	size_t i;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigemptyset(&block);
-	for (i = 0; i < nitems(sigs); i++)
-		sigaddset(&block, sigs[i]);
-	sigprocmask(SIG_BLOCK, &block, old);
-	for (i = 0; i < nitems(sigs); i++) {
-		sigaction(sigs[i], &sa, NULL);
-		sigdelset(old, sigs[i]);
-	}
-}
-
 /*
  * The drain of a direction whose source has ended.  Its bytes are delivered
  * once out of the store, the end passed on and the kernel's queue toward the
@@ -533,7 +503,7 @@ relay_loop(struct relay *r, const sigset_t *mask)
 				r->failed = 1;
 				return;
 			}
-			if (stop_signal != 0) {
+			if (sig_caught()) {
 				r->end = "signal";
 				return;
 			}
@@ -554,12 +524,11 @@ relay_loop(struct relay *r, const sigset_t *mask)
 	}
 }
 
+/* SIGTERM and friends are let through only inside ppoll() (sig.h), so
+ * none is lost between checks. */
 void
 relay_run(struct relay *r)
 {
-	sigset_t mask;
-
-	catch_signals(&mask);
 	r->end = NULL;
 	if (r->ws != NULL) {
 		r->up.ws = &r->ws->up;
@@ -574,7 +543,7 @@ relay_run(struct relay *r)
 		r->end = drain_end(&r->down, "client-error");
 		r->failed = 1;
 	} else
-		relay_loop(r, &mask);
+		relay_loop(r, sig_mask());
 	if (r->ws != NULL && r->end != NULL)
 		ws_goodbye(r);
 	if (r->up.pipe[0] != -1)

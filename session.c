@@ -8,6 +8,7 @@
 #include "log.h"
 #include "rewrite.h"
 #include "session.h"
+#include "sig.h"
 #include "tls.h"
 #include "util.h"
 
@@ -23,6 +24,12 @@ session_fail(struct session *s, int status, const char *end, const char *why)
 	s->why = why;
 	s->failed = 1;
 	return -1;
+}
+
+int
+session_stopped(struct session *s)
+{
+	return session_fail(s, s->status, "signal", sig_name());
 }
 
 /*

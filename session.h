@@ -67,6 +67,9 @@ struct session {
 /* Records how a session ends before a tunnel; returns -1 for the phases. */
 int	session_fail(struct session *s, int status, const char *end,
 	    const char *why);
+/* A stop signal (sig.h) ends the session before its tunnel: no answer;
+ * the status is what was sent already, if anything. */
+int	session_stopped(struct session *s);
 /* Answers the client with wstunnel's own error and ends the session. */
 int	reply_error(struct session *s, int status, const char *why,
 	    const char *extra);

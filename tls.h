@@ -61,7 +61,7 @@ int	tls_pending(const struct conn *c);
 int	tls_shutdown(struct conn *c);
 
 /* Runs the handshake of a started TLS session until done or deadline:
- * 0, CONN_TIMEOUT or CONN_ERR with c->why. */
+ * 0, CONN_TIMEOUT or CONN_ERR with c->why, or CONN_STOPPED. */
 int	tls_handshake(struct conn *c, int64_t deadline);
 
 #endif

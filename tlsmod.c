@@ -97,8 +97,8 @@ tls_handshake(struct conn *c, int64_t deadline)
 			c->why = "TLS handshake timed out";
 			return CONN_TIMEOUT;
 		}
-		if (r < 0)
-			return CONN_ERR;
+		if (r < 0)	/* CONN_ERR or CONN_STOPPED */
+			return r;
 	}
 	return 0;
 }

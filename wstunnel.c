@@ -38,6 +38,7 @@
 #include "rewrite.h"
 #include "route.h"
 #include "session.h"
+#include "sig.h"
 #include "state.h"
 #include "tls.h"
 #include "util.h"
@@ -78,17 +79,24 @@ client_proxy(struct session *s)
 	struct proxy_info pi;
 	char buf[PROXY_V2_MAX];
 	size_t len = 0;
-	int r;
+	int r, w;
 
 	while ((r = proxy_parse(buf, len, &pi)) == PROXY_INCOMPLETE) {
 		ssize_t n = conn_read(&s->client, buf + len,
 		    proxy_more(buf, len));
-		if (n > 0)
+		if (n > 0) {
 			len += (size_t)n;
-		else if (n == 0 || n == CONN_ERR || conn_wait(&s->client,
-		    (int)n, s->start + s->cfg->handshake_ms) <= 0)
+			continue;
+		}
+		if (n == 0 || n == CONN_ERR)
 			return session_fail(s, 0, n == 0 ? "client-closed" :
 			    "timeout", "no PROXY header");
+		w = conn_wait(&s->client, (int)n,
+		    s->start + s->cfg->handshake_ms);
+		if (w == CONN_STOPPED)
+			return session_stopped(s);
+		if (w <= 0)
+			return session_fail(s, 0, "timeout", "no PROXY header");
 	}
 	if (r == PROXY_BAD) {
 		log_msg(LOG_WARNING, "client %s: bad PROXY header", s->peer);
@@ -106,6 +114,7 @@ static int
 client_open(struct session *s)
 {
 	struct conn *c = &s->client;
+	int r;
 
 	c->rfd = STDIN_FILENO;
 	c->wfd = STDOUT_FILENO;
@@ -122,9 +131,11 @@ client_open(struct session *s)
 		return -1;
 	if (s->cfg->tls_cert == NULL)
 		return 0;
-	if (tls->start(c, s->client_tls_ctx, 1, NULL) == 0 &&
-	    tls_handshake(c, s->start + s->cfg->handshake_ms) == 0)
+	if ((r = tls->start(c, s->client_tls_ctx, 1, NULL)) == 0 &&
+	    (r = tls_handshake(c, s->start + s->cfg->handshake_ms)) == 0)
 		return 0;
+	if (r == CONN_STOPPED)
+		return session_stopped(s);
 	/* no HTTP answer: the client may not even speak TLS; what it sent is
 	 * drained, so that closing sends a FIN and not a reset */
 	log_msg(LOG_WARNING, "client %s: TLS: %s", s->peer,
@@ -158,6 +169,8 @@ client_request(struct session *s)
 		s->path_len = s->req.target_len;
 		memcpy(s->path, s->req.target, s->path_len);
 	}
+	if (r == CONN_STOPPED)
+		return session_stopped(s);
 	if (r == CONN_EOF && s->uplen > 0)	/* it may still read */
 		return reply_error(s, 400, "request head cut short", NULL);
 	if (r == CONN_EOF || r == CONN_ERR || (r == CONN_TIMEOUT &&
@@ -246,6 +259,8 @@ backend_open(struct session *s)
 	o.insecure = s->cfg->backend_insecure;
 	status = dial_route(r, order, &o, &s->backend, &chosen, s->baddr,
 	    sizeof(s->baddr));
+	if (status == DIAL_STOPPED)
+		return session_stopped(s);
 	if (status != 0) {
 		log_msg(LOG_ERR, "route %s: no backend reachable", r->path);
 		return reply_error(s, status, "no backend reachable", NULL);
@@ -286,6 +301,8 @@ tunnel(struct session *s)
 	    (unsigned long long)r->up.bytes, (unsigned long long)r->down.bytes,
 	    r->end);
 	s->end = r->end;
+	if (sig_caught())
+		s->why = sig_name();
 	s->failed = r->failed;
 	s->upbytes = r->up.bytes;
 	s->downbytes = r->down.bytes;
@@ -353,6 +370,19 @@ stderr_is_client(void)
 	return 0;
 }
 
+/* A FIFO that nobody reads yet is no error in the configuration: its
+ * reader may come later.  Until then the log goes to syslog. */
+static void
+log_no_reader(const char *path, int tell)
+{
+	if (tell)
+		fprintf(stderr, "wstunnel: warning: --log %s: a FIFO with no "
+		    "reader; the log goes to syslog until one opens it\n",
+		    path);
+	log_msg(LOG_WARNING, "--log %s: a FIFO with no reader; logging to "
+	    "syslog", path);
+}
+
 static int
 usage_error(const char *why, int stderr_ok)
 {
@@ -404,14 +434,15 @@ main(int argc, char *argv[])
 	static struct session s;
 	const char *why;
 	char msg[1024];
-	int stderr_ok;
+	int stderr_ok, r;
 
 	s.start = now_ms();
 	s.cfg = &cfg;
 	signal(SIGPIPE, SIG_IGN);
+	sig_catch();
 	if (guard_fds() == -1) {
-		openlog("wstunnel", LOG_PID, LOG_DAEMON);
-		syslog(LOG_ERR, "fd 0 or 1 is closed: no client to serve");
+		log_open(NULL, 0, 0);
+		log_msg(LOG_ERR, "fd 0 or 1 is closed: no client to serve");
 		return 1;
 	}
 	stderr_ok = !stderr_is_client();
@@ -424,11 +455,13 @@ main(int argc, char *argv[])
 		printf("wstunnel %s\n", WSTUNNEL_VERSION);
 		return 0;
 	}
-	if (log_open(cfg.log, cfg.verbose, stderr_ok) == -1 && why == NULL) {
+	if ((r = log_open(cfg.log, cfg.verbose, stderr_ok)) == -1 &&
+	    why == NULL) {
 		snprintf(msg, sizeof(msg), "--log %s: %s", cfg.log,
 		    strerror(errno));
 		why = msg;
-	}
+	} else if (r == LOG_NO_READER && why == NULL)
+		log_no_reader(cfg.log, cfg.check && stderr_ok);
 	if (why == NULL)
 		why = tls_setup(&s, &cfg, msg, sizeof(msg));
 	if (why == NULL && cfg.state != NULL)
