@@ -12,7 +12,9 @@ enum {
 	OPT_ALLOW, OPT_DENY, OPT_TLS_CERT, OPT_TLS_KEY, OPT_TLS_CLIENT_CA,
 	OPT_BACKEND_CA, OPT_BACKEND_INSECURE, OPT_BACKEND_CERT,
 	OPT_BACKEND_KEY, OPT_BACKEND_SNI, OPT_BALANCE, OPT_STATE,
-	OPT_PROXY_PROTOCOL, OPT_LOG, OPT_CHECK, OPT_NO_SPLICE, OPT_BUSY_POLL, OPT_VERSION
+	OPT_PROXY_PROTOCOL, OPT_LOG, OPT_CHECK, OPT_NO_SPLICE, OPT_BUSY_POLL, OPT_VERSION,
+	/* access rules (set_rule) */
+	OPT_AUTH_FILE, OPT_REALM
 };
 
 static const struct option options[] = {
@@ -41,6 +43,9 @@ static const struct option options[] = {
 	{ "check", no_argument, NULL, OPT_CHECK },
 	{ "no-splice", no_argument, NULL, OPT_NO_SPLICE },
 	{ "busy-poll", required_argument, NULL, OPT_BUSY_POLL },
+	/* access rules */
+	{ "auth-file", required_argument, NULL, OPT_AUTH_FILE },
+	{ "realm", required_argument, NULL, OPT_REALM },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 }
@@ -75,6 +80,8 @@ config_usage(void)
 	    "  --preserve-host         send the client's Host to the backend\n"
 	    "  --origin ORIGIN         allowed Origin, scheme://host[:port]\n"
 	    "  --allow CIDR, --deny CIDR  client addresses\n"
+	    "  --auth-file FILE        HTTP Basic against an htpasswd file\n"
+	    "  --realm NAME            the realm named in a 401 (wstunnel)\n"
 	    "  --tls-cert FILE --tls-key FILE  serve wss:// on fd 0/1\n"
 	    "  --tls-client-ca FILE    require client certificates\n"
 	    "  --backend-ca FILE       CAs for wss:// backends\n"
@@ -155,13 +162,54 @@ add_cidr(struct cidr **list, size_t *n, const char *arg)
 }
 
 static const char *
-add_origin(struct config *cfg, const char *arg)
+add_origin(struct rules *r, const char *arg)
 {
-	cfg->origins = grow(cfg->origins, &cfg->norigins,
-	    sizeof(*cfg->origins));
-	if (cfg->origins == NULL)
+	r->origins = grow(r->origins, &r->norigins, sizeof(*r->origins));
+	if (r->origins == NULL)
 		return "out of memory";
-	return origin_parse(arg, strlen(arg), &cfg->origins[cfg->norigins - 1]);
+	return origin_parse(arg, strlen(arg), &r->origins[r->norigins - 1]);
+}
+
+/* A realm is written inside a quoted-string: no quote, backslash or
+ * control byte, so that it needs no escaping. */
+static const char *
+set_realm(struct rules *r, const char *arg)
+{
+	size_t i;
+
+	if (arg[0] == '\0' || strlen(arg) > 128)
+		return "a realm is 1 to 128 characters";
+	for (i = 0; arg[i] != '\0'; i++)
+		if ((unsigned char)arg[i] < 0x20 || arg[i] == 0x7f ||
+		    arg[i] == '"' || arg[i] == '\\')
+			return "no quote, backslash or control character";
+	return set_string(&r->realm, arg);
+}
+
+/* The access options, into the rules being written (see config_parse). */
+static const char *
+set_rule(struct rules *r, int opt, const char *arg)
+{
+	switch (opt) {
+	case OPT_ORIGIN:
+		return add_origin(r, arg);
+	case OPT_ALLOW:
+		return add_cidr(&r->allow, &r->nallow, arg);
+	case OPT_DENY:
+		return add_cidr(&r->deny, &r->ndeny, arg);
+	case OPT_AUTH_FILE:
+		return set_string(&r->auth_file, arg);
+	case OPT_REALM:
+		return set_realm(r, arg);
+	}
+	return NULL;
+}
+
+static int
+is_rule(int opt)
+{
+	return opt == OPT_ORIGIN || opt == OPT_ALLOW || opt == OPT_DENY ||
+	    opt == OPT_AUTH_FILE || opt == OPT_REALM;
 }
 
 static const char *
@@ -183,12 +231,6 @@ set_option(struct config *cfg, int opt, const char *arg)
 		cfg->max_head = (size_t)strtonum(arg, 256, 1048576, &errstr);
 		return errstr != NULL ? "not a number from 256 to 1048576" :
 		    NULL;
-	case OPT_ORIGIN:
-		return add_origin(cfg, arg);
-	case OPT_ALLOW:
-		return add_cidr(&cfg->allow, &cfg->nallow, arg);
-	case OPT_DENY:
-		return add_cidr(&cfg->deny, &cfg->ndeny, arg);
 	case OPT_TLS_CERT:
 		return set_string(&cfg->tls_cert, arg);
 	case OPT_TLS_KEY:
@@ -268,12 +310,28 @@ add_route(struct config *cfg, const char *arg, char *msg, size_t msgsize)
 	return NULL;
 }
 
+static const char *
+check_rules(const struct config *cfg)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->nrules; i++)
+		if (cfg->rules[i].realm != NULL &&
+		    cfg->rules[i].auth_file == NULL)
+			return "--realm needs --auth-file";
+	return NULL;
+}
+
 /* What the options mean only together. */
 static const char *
 check_combinations(struct config *cfg)
 {
+	const char *why;
+
 	if (cfg->nroutes == 0)
 		return "no backend URL given (see --help)";
+	if ((why = check_rules(cfg)) != NULL)
+		return why;
 	if (cfg->tls_key != NULL && cfg->tls_cert == NULL)
 		return "--tls-key needs --tls-cert";
 	if (cfg->tls_client_ca != NULL && cfg->tls_cert == NULL)
@@ -310,6 +368,9 @@ config_parse(int argc, char *argv[], struct config *cfg, char *msg,
 	cfg->close_ms = 5000;
 	cfg->max_head = 16384;
 	cfg->balance = BALANCE_RANDOM;
+	if ((cfg->rules = grow(NULL, &cfg->nrules, sizeof(*cfg->rules))) ==
+	    NULL)
+		return "out of memory";
 	opterr = 0;	/* fd 2 may be the client: messages are ours */
 	while ((opt = getopt_long(argc, argv, ":hv", options, NULL)) != -1) {
 		if (opt == '?' && optopt != 0)
@@ -324,7 +385,9 @@ config_parse(int argc, char *argv[], struct config *cfg, char *msg,
 			return msg;
 		if (set_flag(cfg, opt))
 			continue;
-		if ((why = set_option(cfg, opt, optarg)) != NULL) {
+		why = is_rule(opt) ? set_rule(&cfg->rules[0], opt, optarg) :
+		    set_option(cfg, opt, optarg);
+		if (why != NULL) {
 			snprintf(msg, msgsize, "--%s %s: %s", option_name(opt),
 			    optarg, why);
 			return msg;

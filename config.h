@@ -14,10 +14,8 @@ struct config {
 	int		 handshake_ms, connect_ms, idle_ms, close_ms;
 	size_t		 max_head;
 	int		 preserve_host;
-	struct origin	*origins;
-	size_t		 norigins;
-	struct cidr	*allow, *deny;
-	size_t		 nallow, ndeny;
+	struct rules	*rules;		/* [0]: for every route */
+	size_t		 nrules;
 	char		*tls_cert, *tls_key, *tls_client_ca;
 	char		*backend_ca, *backend_cert, *backend_key, *backend_sni;
 	int		 backend_insecure;

@@ -40,12 +40,14 @@ struct session {
 	char		 target[HTTP_MAX_LINE];	/* normalised */
 	size_t		 target_len;
 	const struct route	*route;
+	struct rules	*rules;		/* the route's */
 	const struct backend	*bend;
 
 	struct relay	 relay;
 	int		 status;	/* sent to the client; 0: none */
 	const char	*end;		/* why the session ended */
 	const char	*why;		/* the detail, for the log */
+	const char	*denied;	/* the rule that refused it */
 	int		 failed;
 	uint64_t	 upbytes, downbytes;
 };

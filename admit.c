@@ -1,0 +1,182 @@
+/*
+ * The client admission, cheapest check first: the address, the Origin,
+ * then the credentials, whose check costs a bcrypt.  Nothing here contacts
+ * a backend; a refused request ends with its answer and one access line.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "admit.h"
+#include "auth.h"
+#include "log.h"
+
+/* A bcrypt hash of no password anyone has: an unknown user costs as much
+ * time as a known one, so that timing does not tell them apart. */
+static const char decoy[] = "-:$2y$05$"
+    "IhJbSaOLGpMxs.Dp/YKNg.odJn1Zgr9A9Ow/ERlepe/Xsw/bQJ6SO";
+
+static int
+refuse(struct session *s, int status, const char *denied, const char *why,
+    const char *extra)
+{
+	s->denied = denied;
+	return reply_error(s, status, why, extra);
+}
+
+const char *
+admit_open(struct config *cfg, char *msg, size_t size)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->nrules; i++) {
+		struct rules *r = &cfg->rules[i];
+
+		if (r->auth_file == NULL || r->auth_fp != NULL)
+			continue;
+		if ((r->auth_fp = fopen(r->auth_file, "re")) == NULL) {
+			snprintf(msg, size, "--auth-file %s: %s", r->auth_file,
+			    strerror(errno));
+			return msg;
+		}
+	}
+	return NULL;
+}
+
+void
+admit_close(const struct config *cfg)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->nrules; i++)
+		if (cfg->rules[i].auth_fp != NULL) {
+			fclose(cfg->rules[i].auth_fp);
+			cfg->rules[i].auth_fp = NULL;
+		}
+}
+
+static int
+admit_address(struct session *s, const struct rules *r)
+{
+	if (!access_allowed(r->allow, r->nallow, r->deny, r->ndeny, &s->addr))
+		return refuse(s, 403, "cidr", "client address not allowed",
+		    NULL);
+	return 0;
+}
+
+static int
+admit_origin(struct session *s, const struct rules *r)
+{
+	if (s->ws.norigin == 0 && r->require_origin)
+		return refuse(s, 403, "origin", "no Origin", NULL);
+	if (r->norigins == 0 || s->ws.norigin == 0)
+		return 0;
+	if (s->ws.norigin > 1)
+		return refuse(s, 403, "origin", "more than one Origin", NULL);
+	if (!origin_allowed(r->origins, r->norigins, s->ws.origin,
+	    s->ws.origin_len))
+		return refuse(s, 403, "origin", "Origin not allowed", NULL);
+	return 0;
+}
+
+/*
+ * 1 when the file has b's user with b's password, 0 when not; the file is
+ * read to its end or to that user's line, never further than needed to
+ * tell, and an unknown user is checked against the decoy.
+ */
+static int
+auth_lookup(struct session *s, FILE *fp, const struct auth_basic *b)
+{
+	struct auth_entry e;
+	char line[1024], user[4 * AUTH_USER_MAX];
+
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		size_t n = strlen(line);
+
+		if (n > 0 && line[n - 1] == '\n')
+			n--;
+		else if (!feof(fp)) {	/* longer than any line htpasswd writes */
+			int c;
+
+			while ((c = getc(fp)) != EOF && c != '\n')
+				;
+			continue;
+		}
+		if (auth_parse_line(line, n, &e) == -1 || e.kind == AUTH_SKIP ||
+		    e.user_len != b->user_len ||
+		    memcmp(e.user, b->user, b->user_len) != 0)
+			continue;
+		if (e.kind == AUTH_UNSUPPORTED)
+			log_msg(LOG_WARNING, "--auth-file: user %s: a hash "
+			    "format wstunnel does not read (only bcrypt, "
+			    "SHA-512, SHA-256 crypt and {SHA})", log_safe(
+			    b->user, b->user_len, user, sizeof(user)));
+		return auth_verify(&e, b->pass, b->pass_len);
+	}
+	if (ferror(fp))
+		log_msg(LOG_ERR, "client %s: --auth-file: %s", s->peer,
+		    strerror(errno));
+	auth_parse_line(decoy, sizeof(decoy) - 1, &e);
+	auth_verify(&e, b->pass, b->pass_len);
+	return 0;
+}
+
+/* The credentials are for wstunnel: the backend never sees them. */
+static void
+drop_authorization(struct http_request *req)
+{
+	size_t i, j;
+
+	for (i = j = 0; i < req->nfields; i++)
+		if (req->fields[i].name_len != 13 || strncasecmp(
+		    req->fields[i].name, "Authorization", 13) != 0)
+			req->fields[j++] = req->fields[i];
+	req->nfields = j;
+}
+
+static int
+admit_auth(struct session *s, const struct rules *r)
+{
+	static struct auth_basic b;
+	char extra[256], user[4 * AUTH_USER_MAX];
+	const char *why = NULL;
+	int i, ok = 0;
+
+	if (r->auth_fp == NULL)
+		return 0;
+	snprintf(extra, sizeof(extra), "WWW-Authenticate: Basic realm=\"%s\", "
+	    "charset=\"UTF-8\"\r\n", r->realm != NULL ? r->realm : "wstunnel");
+	i = http_field_find(s->req.fields, s->req.nfields, 0, "Authorization");
+	if (i == -1)
+		why = "no credentials";
+	else if (http_field_find(s->req.fields, s->req.nfields, i + 1,
+	    "Authorization") != -1)
+		why = "more than one Authorization";
+	else if (auth_parse_basic(s->req.fields[i].value,
+	    s->req.fields[i].value_len, &b) == -1)
+		why = "malformed credentials";
+	else if (!(ok = auth_lookup(s, r->auth_fp, &b))) {
+		why = "wrong user or password";
+		log_msg(LOG_WARNING, "client %s: authentication failed for "
+		    "user %s", s->peer, log_safe(b.user, b.user_len, user,
+		    sizeof(user)));
+	}
+	explicit_bzero(&b, sizeof(b));
+	if (!ok)
+		return refuse(s, 401, "auth", why, extra);
+	drop_authorization(&s->req);
+	return 0;
+}
+
+int
+admit_client(struct session *s)
+{
+	int r;
+
+	s->rules = &s->cfg->rules[0];
+	r = admit_address(s, s->rules) == 0 && admit_origin(s, s->rules) ==
+	    0 && admit_auth(s, s->rules) == 0 ? 0 : -1;
+	admit_close(s->cfg);	/* a tunnel holds no more than it needs */
+	return r;
+}

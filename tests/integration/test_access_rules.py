@@ -1,0 +1,232 @@
+"""Access rules beyond --allow/--deny and --origin, through the real binary:
+HTTP Basic against htpasswd files written by Debian's htpasswd at test
+time, --require-origin, rules per route, --trust-forwarded, --send-proxy
+and --max-per-client.  Every refused client is checked to have produced no
+backend connection, and its access line to name the rule (denied=)."""
+import base64
+import subprocess
+
+import pytest
+
+import wslib
+from helpers_rb import (ACCEPT, activated_rc, assert_no_connection,  # noqa: F401
+                        build_request, check_one_access_line, check_refusal,
+                        field)
+
+PASSWORD = "open sesame:42"
+
+
+def basic(user, password):
+    raw = f"{user}:{password}".encode()
+    return "Basic " + base64.b64encode(raw).decode()
+
+
+def htpasswd(path, user, password, flag):
+    """Adds user to path with htpasswd's flag (-B, -5, -2, -s, -m)."""
+    args = ["htpasswd", "-b", flag]
+    if flag == "-B":
+        args += ["-C", "4"]        # the cheapest cost: tests stay fast
+    if not path.exists():
+        args.append("-c")
+    subprocess.run([*args, str(path), user, password], check=True,
+                   capture_output=True)
+
+
+def run(backend, data, args=(), routes=None):
+    routes = routes or [f"ws://127.0.0.1:{backend.port}"]
+    return wslib.run_pipe(["--close-timeout", "1", *args, *routes], data,
+                          timeout=10)
+
+
+def accepted(backend, data, args=(), routes=None):
+    out, err, rc = run(backend, data, args, routes)
+    res = wslib.Response(out)
+    assert res.status == 101, (out, err)
+    assert res.get("Sec-WebSocket-Accept") == ACCEPT, out
+    assert rc == 0, err
+    assert backend.connections == 1, err
+    check_one_access_line(err, 101)
+    return err
+
+
+def refused(backend, data, status, denied, args=(), routes=None, extra=()):
+    out, err, rc = run(backend, data, args, routes)
+    res = check_refusal(out, status, extra)
+    assert rc == 1, err
+    line = check_one_access_line(err, status)
+    assert field(line, "denied") == denied, line
+    assert_no_connection(backend, settle=0.1)
+    return res, err
+
+
+# --------------------------------------------------------------------------
+# --auth-file, --realm
+
+FORMATS = ["-B", "-5", "-2", "-s"]
+
+
+@pytest.fixture
+def pwfile(tmp_path):
+    def make(flag, user="alice", password=PASSWORD):
+        path = tmp_path / f"htpasswd{flag}"
+        htpasswd(path, "bob", "other", flag)
+        htpasswd(path, user, password, flag)
+        return path
+    return make
+
+
+@pytest.mark.parametrize("flag", FORMATS)
+def test_auth_right_password(raw_backend, pwfile, flag):
+    b = raw_backend()
+    path = pwfile(flag)
+    data = build_request(add=[("Authorization", basic("alice", PASSWORD)),
+                              ("Cookie", "c=1")])
+    accepted(b, data, args=["--auth-file", str(path)])
+    head = b.heads[0].decode()
+    # the credentials were for wstunnel: the backend never sees them
+    assert "authorization" not in head.lower(), head
+    assert "Cookie: c=1\r\n" in head, head
+
+
+@pytest.mark.parametrize("flag", FORMATS)
+def test_auth_wrong_password(raw_backend, pwfile, flag):
+    b = raw_backend()
+    path = pwfile(flag)
+    data = build_request(add=[("Authorization", basic("alice", "open"))])
+    res, err = refused(b, data, 401, "auth", args=["--auth-file", str(path)],
+                       extra=[("WWW-Authenticate",
+                               'Basic realm="wstunnel", charset="UTF-8"')])
+    assert "authentication failed for user alice" in err, err
+    assert "open" not in err.replace("open sesame", ""), err
+
+
+def test_auth_password_never_logged(raw_backend, pwfile):
+    b = raw_backend()
+    path = pwfile("-5")
+    data = build_request(add=[("Authorization",
+                               basic("alice", "Tr0ub4dor&3"))])
+    _, err = refused(b, data, 401, "auth",
+                     args=["-v", "--auth-file", str(path)])
+    assert "Tr0ub4dor" not in err, err
+    assert basic("alice", "Tr0ub4dor&3")[6:] not in err, err
+
+
+def test_auth_unknown_user(raw_backend, pwfile):
+    b = raw_backend()
+    path = pwfile("-B")
+    data = build_request(add=[("Authorization", basic("mallory", PASSWORD))])
+    _, err = refused(b, data, 401, "auth", args=["--auth-file", str(path)])
+    assert "authentication failed for user mallory" in err, err
+
+
+def test_auth_user_made_safe_in_log(raw_backend, pwfile):
+    b = raw_backend()
+    path = pwfile("-s")
+    data = build_request(add=[("Authorization",
+                               basic("eve\xe9 x", "pw"))])
+    _, err = refused(b, data, 401, "auth", args=["--auth-file", str(path)])
+    assert "for user eve\\303\\251 x" in err, err
+
+
+MALFORMED = [
+    ("none", None),
+    ("bearer", "Bearer " + base64.b64encode(b"alice:x").decode()),
+    ("digest", 'Digest username="alice"'),
+    ("not-base64", "Basic !!!!"),
+    ("no-padding", "Basic " + base64.b64encode(b"alice:x1").decode()
+     .rstrip("=")),
+    ("no-colon", "Basic " + base64.b64encode(b"alice").decode()),
+    ("empty-user", "Basic " + base64.b64encode(b":" + PASSWORD.encode())
+     .decode()),
+    ("control-byte", "Basic " + base64.b64encode(b"alice:\x01x").decode()),
+    ("scheme-only", "Basic"),
+    ("empty", ""),
+    ("huge", "Basic " + "QUFB" * 400),
+]
+
+
+@pytest.mark.parametrize("name,value", MALFORMED, ids=[m[0] for m in MALFORMED])
+def test_auth_malformed(raw_backend, pwfile, name, value):
+    b = raw_backend()
+    path = pwfile("-5")
+    add = [("Authorization", value)] if value is not None else []
+    refused(b, build_request(add=add), 401, "auth",
+            args=["--auth-file", str(path)],
+            extra=[("WWW-Authenticate",
+                    'Basic realm="wstunnel", charset="UTF-8"')])
+
+
+def test_auth_two_authorization_fields(raw_backend, pwfile):
+    b = raw_backend()
+    path = pwfile("-5")
+    good = basic("alice", PASSWORD)
+    refused(b, build_request(add=[("Authorization", good),
+                                  ("Authorization", good)]),
+            401, "auth", args=["--auth-file", str(path)])
+
+
+def test_auth_realm(raw_backend, pwfile):
+    b = raw_backend()
+    path = pwfile("-5")
+    refused(b, build_request(), 401, "auth",
+            args=["--auth-file", str(path), "--realm", "Chat room"],
+            extra=[("WWW-Authenticate",
+                    'Basic realm="Chat room", charset="UTF-8"')])
+
+
+def test_auth_apr1_refused_and_named(raw_backend, pwfile):
+    """libxcrypt does not know Apache's $apr1$ (htpasswd -m): refused,
+    and the log says why."""
+    b = raw_backend()
+    path = pwfile("-m")
+    assert "$apr1$" in path.read_text()
+    _, err = refused(b, build_request(add=[("Authorization",
+                                            basic("alice", PASSWORD))]),
+                     401, "auth", args=["--auth-file", str(path)])
+    assert "a hash format wstunnel does not read" in err, err
+
+
+def test_auth_file_edit_applies_to_next_connection(raw_backend, pwfile):
+    b = raw_backend()
+    path = pwfile("-5")
+    data = build_request(add=[("Authorization", basic("alice", "new"))])
+    refused(b, data, 401, "auth", args=["--auth-file", str(path)])
+    htpasswd(path, "alice", "new", "-5")
+    b2 = raw_backend()
+    accepted(b2, data, args=["--auth-file", str(path)])
+
+
+def test_auth_crlf_file_and_comments(raw_backend, tmp_path):
+    b = raw_backend()
+    path = tmp_path / "pw"
+    line = subprocess.run(["htpasswd", "-nb", "-s", "alice", PASSWORD],
+                          check=True, capture_output=True,
+                          text=True).stdout.strip()
+    path.write_text(f"# users\r\n\r\nbroken line\r\n{line}\r\n")
+    accepted(b, build_request(add=[("Authorization",
+                                    basic("alice", PASSWORD))]),
+             args=["--auth-file", str(path)])
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["--auth-file", "/nonexistent/htpasswd"], "--auth-file /nonexistent"),
+    (["--realm", "x"], "--realm needs --auth-file"),
+    (["--auth-file", "/dev/null", "--realm", 'a"b'], "--realm a\"b: no quote"),
+    (["--auth-file", "/dev/null", "--realm", ""], "1 to 128 characters"),
+])
+def test_auth_usage_errors(args, msg):
+    out, err, rc = wslib.run_pipe([*args, "ws://127.0.0.1:9"], b"",
+                                  timeout=10)
+    assert rc == 64, err
+    assert out == b""
+    assert msg in err, err
+
+
+def test_auth_check_reads_the_file(tmp_path):
+    p = subprocess.run(wslib.command(["--check", "--auth-file",
+                                      str(tmp_path / "missing"),
+                                      "ws://127.0.0.1:9"]),
+                       capture_output=True, text=True, timeout=10,
+                       stdin=subprocess.DEVNULL)
+    assert p.returncode == 64, p.stderr
+    assert "No such file" in p.stderr, p.stderr
