@@ -14,7 +14,7 @@ enum {
 	OPT_BACKEND_KEY, OPT_BACKEND_SNI, OPT_BALANCE, OPT_STATE,
 	OPT_PROXY_PROTOCOL, OPT_LOG, OPT_CHECK, OPT_NO_SPLICE, OPT_BUSY_POLL, OPT_VERSION,
 	/* access rules (set_rule) */
-	OPT_AUTH_FILE, OPT_REALM
+	OPT_AUTH_FILE, OPT_REALM, OPT_REQUIRE_ORIGIN
 };
 
 static const struct option options[] = {
@@ -46,6 +46,7 @@ static const struct option options[] = {
 	/* access rules */
 	{ "auth-file", required_argument, NULL, OPT_AUTH_FILE },
 	{ "realm", required_argument, NULL, OPT_REALM },
+	{ "require-origin", no_argument, NULL, OPT_REQUIRE_ORIGIN },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 }
@@ -82,6 +83,7 @@ config_usage(void)
 	    "  --allow CIDR, --deny CIDR  client addresses\n"
 	    "  --auth-file FILE        HTTP Basic against an htpasswd file\n"
 	    "  --realm NAME            the realm named in a 401 (wstunnel)\n"
+	    "  --require-origin        refuse a request without Origin\n"
 	    "  --tls-cert FILE --tls-key FILE  serve wss:// on fd 0/1\n"
 	    "  --tls-client-ca FILE    require client certificates\n"
 	    "  --backend-ca FILE       CAs for wss:// backends\n"
@@ -201,6 +203,9 @@ set_rule(struct rules *r, int opt, const char *arg)
 		return set_string(&r->auth_file, arg);
 	case OPT_REALM:
 		return set_realm(r, arg);
+	case OPT_REQUIRE_ORIGIN:
+		r->require_origin = 1;
+		return NULL;
 	}
 	return NULL;
 }
@@ -209,7 +214,8 @@ static int
 is_rule(int opt)
 {
 	return opt == OPT_ORIGIN || opt == OPT_ALLOW || opt == OPT_DENY ||
-	    opt == OPT_AUTH_FILE || opt == OPT_REALM;
+	    opt == OPT_AUTH_FILE || opt == OPT_REALM ||
+	    opt == OPT_REQUIRE_ORIGIN;
 }
 
 static const char *

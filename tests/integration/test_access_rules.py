@@ -230,3 +230,54 @@ def test_auth_check_reads_the_file(tmp_path):
                        stdin=subprocess.DEVNULL)
     assert p.returncode == 64, p.stderr
     assert "No such file" in p.stderr, p.stderr
+
+
+# --------------------------------------------------------------------------
+# --require-origin, and the denied= of the older rules
+
+def test_require_origin_refuses_no_origin(raw_backend):
+    b = raw_backend()
+    _, err = refused(b, build_request(), 403, "origin",
+                     args=["--require-origin"])
+    assert 'reason="no Origin"' in err, err
+
+
+def test_require_origin_passes_an_origin(raw_backend):
+    b = raw_backend()
+    accepted(b, build_request(add=[("Origin", "https://a.test")]),
+             args=["--require-origin"])
+
+
+def test_require_origin_with_origin_list(raw_backend):
+    b = raw_backend()
+    args = ["--require-origin", "--origin", "https://a.test"]
+    refused(b, build_request(), 403, "origin", args=args)
+    refused(b, build_request(add=[("Origin", "https://b.test")]), 403,
+            "origin", args=args)
+    accepted(b, build_request(add=[("Origin", "https://a.test")]), args=args)
+
+
+def test_no_origin_allowed_by_default(raw_backend):
+    b = raw_backend()
+    accepted(b, build_request(), args=["--origin", "https://a.test"])
+
+
+def test_origin_refusal_names_origin(raw_backend):
+    b = raw_backend()
+    refused(b, build_request(add=[("Origin", "https://evil.test")]), 403,
+            "origin", args=["--origin", "https://a.test"])
+
+
+def test_cidr_refusal_names_cidr(activated_rc, raw_backend):
+    b = raw_backend()
+    a = activated_rc(["--deny", "127.0.0.1", f"ws://127.0.0.1:{b.port}"])
+    c = a.connect(timeout=5)
+    try:
+        c.sendall(build_request())
+        out = wslib.read_all(c, timeout=5)
+    finally:
+        c.close()
+    check_refusal(out, 403)
+    line = a.wait_access_lines(1)[0]
+    assert field(line, "denied") == "cidr", line
+    assert_no_connection(b, settle=0.1)
