@@ -174,7 +174,8 @@ admit_client(struct session *s)
 {
 	int r;
 
-	s->rules = &s->cfg->rules[0];
+	s->rules = &s->cfg->rules[s->cfg->route_rules[s->route -
+	    s->cfg->routes]];
 	r = admit_address(s, s->rules) == 0 && admit_origin(s, s->rules) ==
 	    0 && admit_auth(s, s->rules) == 0 ? 0 : -1;
 	admit_close(s->cfg);	/* a tunnel holds no more than it needs */

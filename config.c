@@ -84,6 +84,8 @@ config_usage(void)
 	    "  --auth-file FILE        HTTP Basic against an htpasswd file\n"
 	    "  --realm NAME            the realm named in a 401 (wstunnel)\n"
 	    "  --require-origin        refuse a request without Origin\n"
+	    "  (--allow, --deny, --origin, --require-origin, --auth-file and\n"
+	    "  --realm after a route operand are that route's own rules)\n"
 	    "  --tls-cert FILE --tls-key FILE  serve wss:// on fd 0/1\n"
 	    "  --tls-client-ca FILE    require client certificates\n"
 	    "  --backend-ca FILE       CAs for wss:// backends\n"
@@ -361,24 +363,67 @@ check_combinations(struct config *cfg)
 	return NULL;
 }
 
-const char *
-config_parse(int argc, char *argv[], struct config *cfg, char *msg,
-    size_t msgsize)
+/*
+ * The rules an access option writes into.  Before the first route operand
+ * they are the rules of every route without its own; after one, that
+ * route's own (made on its first access option), so that an inetd.conf
+ * line reads route by route.
+ */
+static struct rules *
+rules_for(struct config *cfg, size_t nops)
+{
+	struct rules *r;
+	size_t *own;
+
+	if (nops == 0)
+		return &cfg->rules[0];
+	own = &cfg->route_rules[nops - 1];
+	if (*own == 0) {
+		if ((r = grow(cfg->rules, &cfg->nrules, sizeof(*r))) == NULL)
+			return NULL;
+		cfg->rules = r;
+		*own = cfg->nrules - 1;
+	}
+	return &cfg->rules[*own];
+}
+
+/* A route operand, kept in order until the options are all read. */
+static const char *
+add_operand(struct config *cfg, char ***ops, size_t *nops, char *arg)
+{
+	size_t n = *nops;
+
+	if ((*ops = grow(*ops, nops, sizeof(**ops))) == NULL ||
+	    (cfg->route_rules = grow(cfg->route_rules, &n,
+	    sizeof(*cfg->route_rules))) == NULL)
+		return "out of memory";
+	(*ops)[*nops - 1] = arg;
+	return NULL;
+}
+
+static const char *
+set_any(struct config *cfg, int opt, const char *arg, size_t nops)
+{
+	struct rules *r;
+
+	if (!is_rule(opt))
+		return set_option(cfg, opt, arg);
+	if ((r = rules_for(cfg, nops)) == NULL)
+		return "out of memory";
+	return set_rule(r, opt, arg);
+}
+
+/* The options, in order; the route operands among them go to ops. */
+static const char *
+parse_options(int argc, char *argv[], struct config *cfg, char ***ops,
+    size_t *nops, char *msg, size_t msgsize)
 {
 	const char *why;
 	int opt;
 
-	memset(cfg, 0, sizeof(*cfg));
-	cfg->handshake_ms = 10000;
-	cfg->connect_ms = 5000;
-	cfg->close_ms = 5000;
-	cfg->max_head = 16384;
-	cfg->balance = BALANCE_RANDOM;
-	if ((cfg->rules = grow(NULL, &cfg->nrules, sizeof(*cfg->rules))) ==
-	    NULL)
-		return "out of memory";
 	opterr = 0;	/* fd 2 may be the client: messages are ours */
-	while ((opt = getopt_long(argc, argv, ":hv", options, NULL)) != -1) {
+	/* "-": operands come back in place, as option 1 */
+	while ((opt = getopt_long(argc, argv, "-:hv", options, NULL)) != -1) {
 		if (opt == '?' && optopt != 0)
 			snprintf(msg, msgsize, "unknown option -%c", optopt);
 		else if (opt == '?')
@@ -389,21 +434,48 @@ config_parse(int argc, char *argv[], struct config *cfg, char *msg,
 			    option_name(optopt));
 		if (opt == '?' || opt == ':')
 			return msg;
-		if (set_flag(cfg, opt))
+		if (opt == 1)
+			why = add_operand(cfg, ops, nops, optarg);
+		else if (set_flag(cfg, opt))
 			continue;
-		why = is_rule(opt) ? set_rule(&cfg->rules[0], opt, optarg) :
-		    set_option(cfg, opt, optarg);
-		if (why != NULL) {
+		else if ((why = set_any(cfg, opt, optarg, *nops)) != NULL) {
 			snprintf(msg, msgsize, "--%s %s: %s", option_name(opt),
-			    optarg, why);
+			    optarg != NULL ? optarg : "", why);
 			return msg;
 		}
-	}
-	if (cfg->help || cfg->version)
-		return NULL;
-	for (; optind < argc; optind++)
-		if ((why = add_route(cfg, argv[optind], msg, msgsize)) != NULL)
+		if (why != NULL)
 			return why;
+	}
+	for (; optind < argc; optind++)		/* after "--" */
+		if ((why = add_operand(cfg, ops, nops, argv[optind])) != NULL)
+			return why;
+	return NULL;
+}
+
+const char *
+config_parse(int argc, char *argv[], struct config *cfg, char *msg,
+    size_t msgsize)
+{
+	const char *why;
+	char **ops = NULL;
+	size_t i, nops = 0;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->handshake_ms = 10000;
+	cfg->connect_ms = 5000;
+	cfg->close_ms = 5000;
+	cfg->max_head = 16384;
+	cfg->balance = BALANCE_RANDOM;
+	if ((cfg->rules = grow(NULL, &cfg->nrules, sizeof(*cfg->rules))) ==
+	    NULL)
+		return "out of memory";
+	why = parse_options(argc, argv, cfg, &ops, &nops, msg, msgsize);
+	for (i = 0; why == NULL && !cfg->help && !cfg->version && i < nops;
+	    i++)
+		why = add_route(cfg, ops[i], msg, msgsize);
+	free(ops);
+	if (why != NULL || cfg->help || cfg->version)
+		return why;
 	if ((why = check_combinations(cfg)) != NULL) {
 		snprintf(msg, msgsize, "%s", why);
 		return msg;

@@ -14,8 +14,9 @@ struct config {
 	int		 handshake_ms, connect_ms, idle_ms, close_ms;
 	size_t		 max_head;
 	int		 preserve_host;
-	struct rules	*rules;		/* [0]: for every route */
+	struct rules	*rules;		/* [0]: of routes without their own */
 	size_t		 nrules;
+	size_t		*route_rules;	/* per route: its index in rules */
 	char		*tls_cert, *tls_key, *tls_client_ca;
 	char		*backend_ca, *backend_cert, *backend_key, *backend_sni;
 	int		 backend_insecure;

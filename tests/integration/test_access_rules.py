@@ -281,3 +281,78 @@ def test_cidr_refusal_names_cidr(activated_rc, raw_backend):
     line = a.wait_access_lines(1)[0]
     assert field(line, "denied") == "cidr", line
     assert_no_connection(b, settle=0.1)
+
+
+# --------------------------------------------------------------------------
+# rules per route: access options after a route operand are that route's
+
+def two_routes(raw_backend, *between):
+    """A command line /a=A [global options before] /b=B with options."""
+    a, b = raw_backend(), raw_backend()
+    return a, b, [f"/a=ws://127.0.0.1:{a.port}", f"/b=ws://127.0.0.1:{b.port}"]
+
+
+def test_route_rules_only_for_their_route(raw_backend, pwfile):
+    a, b, (ra, rb) = two_routes(raw_backend)
+    path = pwfile("-5")
+    routes = ["--require-origin", ra, rb, "--auth-file", str(path)]
+    creds = ("Authorization", basic("alice", PASSWORD))
+    origin = ("Origin", "https://a.test")
+    # /a: the rules before the first route (an Origin is required)
+    refused(a, build_request(target="/a"), 403, "origin", routes=routes)
+    refused(b, build_request(target="/a", add=[creds]), 403, "origin",
+            routes=routes)
+    accepted(a, build_request(target="/a", add=[origin]), routes=routes)
+    head = a.heads[0].decode()
+    assert "Origin: https://a.test" in head
+    # /b: its own rules only, credentials and no Origin needed
+    refused(b, build_request(target="/b", add=[origin]), 401, "auth",
+            routes=routes)
+    accepted(b, build_request(target="/b", add=[creds]), routes=routes)
+    assert "authorization" not in b.heads[0].decode().lower()
+    assert a.connections == 1
+
+
+def test_route_rules_address(raw_backend):
+    """In pipe mode the client address is unknown, so that no --allow
+    matches it: only the route that has one refuses."""
+    a, b, (ra, rb) = two_routes(raw_backend)
+    routes = [ra, "--allow", "0.0.0.0/0", rb]
+    refused(a, build_request(target="/a"), 403, "cidr", routes=routes)
+    accepted(b, build_request(target="/b"), routes=routes)
+
+
+def test_route_rules_replace_the_global_ones(raw_backend):
+    a, b, (ra, rb) = two_routes(raw_backend)
+    routes = ["--origin", "https://a.test", ra, rb, "--origin",
+              "https://b.test"]
+    accepted(a, build_request(target="/a", add=[("Origin",
+                                                  "https://a.test")]),
+             routes=routes)
+    refused(b, build_request(target="/a", add=[("Origin",
+                                                 "https://b.test")]),
+            403, "origin", routes=routes)
+    b2 = raw_backend()
+    routes[-3] = f"/b=ws://127.0.0.1:{b2.port}"
+    refused(b2, build_request(target="/b", add=[("Origin",
+                                                  "https://a.test")]),
+            403, "origin", routes=routes)
+    accepted(b2, build_request(target="/b", add=[("Origin",
+                                                   "https://b.test")]),
+             routes=routes)
+
+
+def test_route_rules_other_options_stay_global(raw_backend):
+    a, b, (ra, rb) = two_routes(raw_backend)
+    accepted(a, build_request(target="/a", host="front.test"),
+             routes=[ra, rb, "--preserve-host"])
+    assert "Host: front.test\r\n" in a.heads[0].decode()
+
+
+def test_route_rules_realm_needs_auth_file_in_its_route(pwfile):
+    path = pwfile("-5")
+    out, err, rc = wslib.run_pipe(["--auth-file", str(path),
+                                   "/a=ws://127.0.0.1:9", "--realm", "x"],
+                                  b"", timeout=10)
+    assert rc == 64, err
+    assert "--realm needs --auth-file" in err, err
