@@ -71,13 +71,14 @@ endif
 
 # the pure units: parsers and head builders, also linked into the tests
 PURE		= http.o body.o rewrite.o route.o access.o balance.o proxy.o \
-		  auth.o
+		  auth.o xff.o
 OBJS		= wstunnel.o config.o session.o backend.o dial.o conn.o \
 		  relay.o log.o tlsmod.o state.o admit.o $(PURE)
 MODULE		= wstunnel-tls.so
 UNIT_TESTS	= tests/unit/test_http tests/unit/test_route \
 		  tests/unit/test_rewrite tests/unit/test_access \
-		  tests/unit/test_proxy tests/unit/test_auth
+		  tests/unit/test_proxy tests/unit/test_auth \
+		  tests/unit/test_xff
 
 all: wstunnel $(MODULE)
 

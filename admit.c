@@ -3,6 +3,7 @@
  * then the credentials, whose check costs a bcrypt.  Nothing here contacts
  * a backend; a refused request ends with its answer and one access line.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "admit.h"
 #include "auth.h"
 #include "log.h"
+#include "xff.h"
 
 /* A bcrypt hash of no password anyone has: an unknown user costs as much
  * time as a known one, so that timing does not tell them apart. */
@@ -122,15 +124,21 @@ auth_lookup(struct session *s, FILE *fp, const struct auth_basic *b)
 	return 0;
 }
 
-/* The credentials are for wstunnel: the backend never sees them. */
+static int
+is_field(const struct http_field *f, const char *name)
+{
+	return f->name_len == strlen(name) &&
+	    strncasecmp(f->name, name, f->name_len) == 0;
+}
+
+/* Fields wstunnel consumed, so that the backend never sees them. */
 static void
-drop_authorization(struct http_request *req)
+drop_fields(struct http_request *req, const char *name)
 {
 	size_t i, j;
 
 	for (i = j = 0; i < req->nfields; i++)
-		if (req->fields[i].name_len != 13 || strncasecmp(
-		    req->fields[i].name, "Authorization", 13) != 0)
+		if (!is_field(&req->fields[i], name))
 			req->fields[j++] = req->fields[i];
 	req->nfields = j;
 }
@@ -165,14 +173,55 @@ admit_auth(struct session *s, const struct rules *r)
 	explicit_bzero(&b, sizeof(b));
 	if (!ok)
 		return refuse(s, 401, "auth", why, extra);
-	drop_authorization(&s->req);
+	drop_fields(&s->req, "Authorization");
 	return 0;
+}
+
+/*
+ * --trust-forwarded: behind a trusted proxy the client is read from
+ * X-Forwarded-For (xff.c), and the header goes on with the proxy's address
+ * appended; from anyone else the header is the client's own say, and is
+ * replaced.
+ */
+static void
+admit_forwarded(struct session *s)
+{
+	const struct config *cfg = s->cfg;
+	const struct http_field *f = s->req.fields;
+	struct addr a = s->addr;
+	size_t i;
+	int r = XFF_TRUSTED;
+
+	if (cfg->ntrusted == 0)
+		return;
+	if (!access_allowed(cfg->trusted, cfg->ntrusted, NULL, 0, &s->addr) ||
+	    s->addr.family == 0) {
+		drop_fields(&s->req, "X-Forwarded-For");
+		return;
+	}
+	for (i = s->req.nfields; i-- > 0 && r == XFF_TRUSTED; )
+		if (is_field(&f[i], "X-Forwarded-For"))
+			r = xff_walk(f[i].value, f[i].value_len, cfg->trusted,
+			    cfg->ntrusted, &a);
+	if (memcmp(&a, &s->addr, sizeof(a)) == 0)
+		return;
+	memcpy(s->via, s->ip, sizeof(s->via));
+	s->addr = a;
+	addr_format(&s->addr, 0, s->ip, sizeof(s->ip), s->peer,
+	    sizeof(s->peer));
+	/* the client's port is not in the header: none is made up */
+	snprintf(s->peer, sizeof(s->peer), s->addr.family == AF_INET6 ?
+	    "[%s]" : "%s", s->ip);
+	log_msg(LOG_DEBUG, "client %s via %s (X-Forwarded-For)", s->peer,
+	    s->via);
 }
 
 int
 admit_client(struct session *s)
 {
 	int r;
+
+	admit_forwarded(s);
 
 	s->rules = &s->cfg->rules[s->cfg->route_rules[s->route -
 	    s->cfg->routes]];

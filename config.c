@@ -14,7 +14,7 @@ enum {
 	OPT_BACKEND_KEY, OPT_BACKEND_SNI, OPT_BALANCE, OPT_STATE,
 	OPT_PROXY_PROTOCOL, OPT_LOG, OPT_CHECK, OPT_NO_SPLICE, OPT_BUSY_POLL, OPT_VERSION,
 	/* access rules (set_rule) */
-	OPT_AUTH_FILE, OPT_REALM, OPT_REQUIRE_ORIGIN
+	OPT_AUTH_FILE, OPT_REALM, OPT_REQUIRE_ORIGIN, OPT_TRUST_FORWARDED
 };
 
 static const struct option options[] = {
@@ -47,6 +47,7 @@ static const struct option options[] = {
 	{ "auth-file", required_argument, NULL, OPT_AUTH_FILE },
 	{ "realm", required_argument, NULL, OPT_REALM },
 	{ "require-origin", no_argument, NULL, OPT_REQUIRE_ORIGIN },
+	{ "trust-forwarded", required_argument, NULL, OPT_TRUST_FORWARDED },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 }
@@ -86,6 +87,7 @@ config_usage(void)
 	    "  --require-origin        refuse a request without Origin\n"
 	    "  (--allow, --deny, --origin, --require-origin, --auth-file and\n"
 	    "  --realm after a route operand are that route's own rules)\n"
+	    "  --trust-forwarded CIDR  a proxy whose X-Forwarded-For is read\n"
 	    "  --tls-cert FILE --tls-key FILE  serve wss:// on fd 0/1\n"
 	    "  --tls-client-ca FILE    require client certificates\n"
 	    "  --backend-ca FILE       CAs for wss:// backends\n"
@@ -406,6 +408,8 @@ set_any(struct config *cfg, int opt, const char *arg, size_t nops)
 {
 	struct rules *r;
 
+	if (opt == OPT_TRUST_FORWARDED)
+		return add_cidr(&cfg->trusted, &cfg->ntrusted, arg);
 	if (!is_rule(opt))
 		return set_option(cfg, opt, arg);
 	if ((r = rules_for(cfg, nops)) == NULL)

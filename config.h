@@ -17,6 +17,8 @@ struct config {
 	struct rules	*rules;		/* [0]: of routes without their own */
 	size_t		 nrules;
 	size_t		*route_rules;	/* per route: its index in rules */
+	struct cidr	*trusted;	/* --trust-forwarded */
+	size_t		 ntrusted;
 	char		*tls_cert, *tls_key, *tls_client_ca;
 	char		*backend_ca, *backend_cert, *backend_key, *backend_sni;
 	int		 backend_insecure;

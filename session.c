@@ -95,8 +95,8 @@ session_log(const struct session *s)
 		snprintf(status, sizeof(status), "%d", s->status);
 	/* a long path is cut, so that the fields after it stay on the line */
 	log_msg(LOG_INFO, "client=%s path=%.*s%s backend=%s status=%s up=%llu "
-	    "down=%llu secs=%.1f end=%s%s%s%s%s%s", s->peer[0] ? s->peer :
-	    "unknown",
+	    "down=%llu secs=%.1f end=%s%s%s%s%s%s%s%s", s->peer[0] ?
+	    s->peer : "unknown",
 	    s->path_len > 0 ? (int)(s->path_len < LOG_PATH_MAX ? s->path_len :
 	    LOG_PATH_MAX) : 1, s->path_len > 0 ? s->path : "-",
 	    s->path_len > LOG_PATH_MAX ? "..." : "",
@@ -105,6 +105,7 @@ session_log(const struct session *s)
 	    secs, s->end != NULL ? s->end : "unknown",
 	    s->denied != NULL ? " denied=" : "",
 	    s->denied != NULL ? s->denied : "",
+	    s->via[0] != '\0' ? " via=" : "", s->via,
 	    s->why != NULL ? " reason=\"" : "",
 	    s->why != NULL ? s->why : "", s->why != NULL ? "\"" : "");
 }

@@ -24,6 +24,8 @@ struct session {
 	struct addr	 addr;		/* the client's, family 0: unknown */
 	char		 ip[INET6_ADDRSTRLEN];	/* for X-Forwarded-For */
 	char		 peer[DIAL_ADDR_MAX];	/* ip:port, for the log */
+	char		 via[INET6_ADDRSTRLEN];	/* the trusted proxy the
+					 * client came through, or "" */
 	char		 baddr[DIAL_ADDR_MAX];	/* the backend's */
 
 	/* the heads are read into the relay buffers, so that whatever

@@ -7,7 +7,7 @@
 #   make fuzz [FUZZ_SECONDS=60] fuzz each target on a copy of its corpus;
 #                               new inputs and crashes go to tests/fuzz/work/
 #   make fuzz-<name>            fuzz one target (request, response, url, proxy,
-#                               auth)
+#                               auth, xff)
 #   make fuzz-clean             remove the binaries and tests/fuzz/work/
 #
 # FUZZ_IGNORE=name,... (environment) makes the named invariants non-fatal,
@@ -22,7 +22,7 @@ FUZZ_TIMEOUT	?= 10
 # absolute, as the runs happen in their scratch directories
 FUZZ_DIR	= $(CURDIR)/tests/fuzz
 FUZZ_WORK	= $(FUZZ_DIR)/work
-FUZZ_NAMES	= request response url proxy auth
+FUZZ_NAMES	= request response url proxy auth xff
 FUZZ_BINS	= $(FUZZ_NAMES:%=tests/fuzz/fuzz_%)
 # the pure units, compiled with the sanitizers into every target
 FUZZ_SRCS	= $(PURE:%.o=%.c)
@@ -41,11 +41,13 @@ FUZZ_MAXLEN_response	= 20000
 FUZZ_MAXLEN_url		= 1024
 FUZZ_MAXLEN_proxy	= 4400
 FUZZ_MAXLEN_auth		= 2048
+FUZZ_MAXLEN_xff		= 1024
 FUZZ_DICT_request	= http.dict
 FUZZ_DICT_response	= http.dict
 FUZZ_DICT_url		= url.dict
 FUZZ_DICT_proxy		= proxy.dict
 FUZZ_DICT_auth		= auth.dict
+FUZZ_DICT_xff		= xff.dict
 
 fuzz-build: $(FUZZ_BINS)
 

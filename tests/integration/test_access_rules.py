@@ -356,3 +356,134 @@ def test_route_rules_realm_needs_auth_file_in_its_route(pwfile):
                                   b"", timeout=10)
     assert rc == 64, err
     assert "--realm needs --auth-file" in err, err
+
+
+# --------------------------------------------------------------------------
+# --trust-forwarded: the direct peer is 127.0.0.1 behind socket activation
+
+def activated_exchange(activated_rc, args, data, statuses=(0,)):
+    """One client through a socket-activated wstunnel: (answer, line)."""
+    a = activated_rc(["--close-timeout", "1", *args])
+    c = a.connect(timeout=5)
+    try:
+        c.sendall(data)
+        out = wslib.read_until(c, timeout=5)
+        if b" 101 " not in out.split(b"\r\n")[0]:
+            out += wslib.read_all(c, timeout=5)
+    finally:
+        c.close()
+    assert a.wait_statuses(1) == list(statuses)
+    return out, a.wait_access_lines(1)[0]
+
+
+def xff_of(backend):
+    _, fields = backend.request_headers(0)
+    return [v for n, v in fields if n.lower() == "x-forwarded-for"]
+
+
+def test_trusted_chain_walked(activated_rc, raw_backend):
+    b = raw_backend()
+    data = build_request(add=[("X-Forwarded-For",
+                               "198.51.100.9, 192.0.2.7, 10.0.0.2")])
+    out, line = activated_exchange(
+        activated_rc, ["--trust-forwarded", "127.0.0.1",
+                       "--trust-forwarded", "10.0.0.0/8",
+                       f"ws://127.0.0.1:{b.port}"], data)
+    assert wslib.Response(out).status == 101, out
+    assert field(line, "client") == "192.0.2.7", line
+    assert field(line, "via") == "127.0.0.1", line
+    # the header goes on, extended by the hop wstunnel saw
+    assert xff_of(b) == ["198.51.100.9, 192.0.2.7, 10.0.0.2, 127.0.0.1"]
+
+
+def test_trusted_chain_in_two_fields(activated_rc, raw_backend):
+    b = raw_backend()
+    data = build_request(add=[("X-Forwarded-For", "192.0.2.7"),
+                              ("X-Forwarded-For", "10.0.0.2")])
+    _, line = activated_exchange(
+        activated_rc, ["--trust-forwarded", "127.0.0.0/8",
+                       "--trust-forwarded", "10.0.0.0/8",
+                       f"ws://127.0.0.1:{b.port}"], data)
+    assert field(line, "client") == "192.0.2.7", line
+    assert xff_of(b) == ["192.0.2.7, 10.0.0.2, 127.0.0.1"]
+
+
+def test_trusted_client_checked_by_rules(activated_rc, raw_backend):
+    b = raw_backend()
+    data = build_request(add=[("X-Forwarded-For", "192.0.2.7")])
+    out, line = activated_exchange(
+        activated_rc, ["--trust-forwarded", "127.0.0.1", "--deny",
+                       "192.0.2.7", f"ws://127.0.0.1:{b.port}"], data,
+        statuses=(1,))
+    check_refusal(out, 403)
+    assert field(line, "denied") == "cidr", line
+    assert field(line, "client") == "192.0.2.7", line
+    assert_no_connection(b, settle=0.1)
+
+
+def test_trusted_client_allowed_by_rules(activated_rc, raw_backend):
+    """--allow 192.0.2.0/24 lets in a client behind the proxy, though the
+    direct peer (127.0.0.1) is not in it."""
+    b = raw_backend()
+    data = build_request(add=[("X-Forwarded-For", "192.0.2.7")])
+    out, line = activated_exchange(
+        activated_rc, ["--trust-forwarded", "127.0.0.1", "--allow",
+                       "192.0.2.0/24", f"ws://127.0.0.1:{b.port}"], data)
+    assert wslib.Response(out).status == 101, out
+
+
+def test_forged_xff_replaced(activated_rc, raw_backend):
+    """From a peer that is not trusted the header is replaced: the client
+    cannot make itself 192.0.2.7, to the rules or to the backend."""
+    b = raw_backend()
+    data = build_request(add=[("X-Forwarded-For", "192.0.2.7"),
+                              ("x-forwarded-for", "10.0.0.2")])
+    out, line = activated_exchange(
+        activated_rc, ["--trust-forwarded", "10.0.0.0/8", "--allow",
+                       "127.0.0.1", f"ws://127.0.0.1:{b.port}"], data)
+    assert wslib.Response(out).status == 101, out
+    assert field(line, "client").startswith("127.0.0.1:"), line
+    assert field(line, "via") is None, line
+    assert xff_of(b) == ["127.0.0.1"]
+
+
+def test_forged_xff_cannot_pass_allow(activated_rc, raw_backend):
+    b = raw_backend()
+    data = build_request(add=[("X-Forwarded-For", "192.0.2.7")])
+    out, line = activated_exchange(
+        activated_rc, ["--trust-forwarded", "10.0.0.0/8", "--allow",
+                       "192.0.2.0/24", f"ws://127.0.0.1:{b.port}"], data,
+        statuses=(1,))
+    check_refusal(out, 403)
+    assert field(line, "client").startswith("127.0.0.1:"), line
+    assert_no_connection(b, settle=0.1)
+
+
+def test_trusted_malformed_chain_stops(activated_rc, raw_backend):
+    """A malformed element: the client is the last trusted hop, never
+    what the left of the list says."""
+    b = raw_backend()
+    data = build_request(add=[("X-Forwarded-For",
+                               "192.0.2.7, unknown, 10.0.0.2")])
+    _, line = activated_exchange(
+        activated_rc, ["--trust-forwarded", "127.0.0.1",
+                       "--trust-forwarded", "10.0.0.0/8",
+                       f"ws://127.0.0.1:{b.port}"], data)
+    assert field(line, "client") == "10.0.0.2", line
+
+
+def test_without_trust_forwarded_xff_appended(activated_rc, raw_backend):
+    """The default is SPEC.md's: the client address is appended."""
+    b = raw_backend()
+    data = build_request(add=[("X-Forwarded-For", "192.0.2.7")])
+    _, line = activated_exchange(activated_rc, [f"ws://127.0.0.1:{b.port}"],
+                                 data)
+    assert field(line, "client").startswith("127.0.0.1:"), line
+    assert xff_of(b) == ["192.0.2.7, 127.0.0.1"]
+
+
+def test_trust_forwarded_bad_cidr():
+    out, err, rc = wslib.run_pipe(["--trust-forwarded", "10.0.0.0/33",
+                                   "ws://127.0.0.1:9"], b"", timeout=10)
+    assert rc == 64, err
+    assert "--trust-forwarded 10.0.0.0/33" in err, err
