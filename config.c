@@ -14,7 +14,8 @@ enum {
 	OPT_BACKEND_KEY, OPT_BACKEND_SNI, OPT_BALANCE, OPT_STATE,
 	OPT_PROXY_PROTOCOL, OPT_LOG, OPT_CHECK, OPT_NO_SPLICE, OPT_BUSY_POLL, OPT_VERSION,
 	/* access rules (set_rule) */
-	OPT_AUTH_FILE, OPT_REALM, OPT_REQUIRE_ORIGIN, OPT_TRUST_FORWARDED
+	OPT_AUTH_FILE, OPT_REALM, OPT_REQUIRE_ORIGIN, OPT_TRUST_FORWARDED,
+	OPT_SEND_PROXY
 };
 
 static const struct option options[] = {
@@ -48,6 +49,7 @@ static const struct option options[] = {
 	{ "realm", required_argument, NULL, OPT_REALM },
 	{ "require-origin", no_argument, NULL, OPT_REQUIRE_ORIGIN },
 	{ "trust-forwarded", required_argument, NULL, OPT_TRUST_FORWARDED },
+	{ "send-proxy", required_argument, NULL, OPT_SEND_PROXY },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 }
@@ -88,6 +90,7 @@ config_usage(void)
 	    "  (--allow, --deny, --origin, --require-origin, --auth-file and\n"
 	    "  --realm after a route operand are that route's own rules)\n"
 	    "  --trust-forwarded CIDR  a proxy whose X-Forwarded-For is read\n"
+	    "  --send-proxy v1|v2      a PROXY header to the backend\n"
 	    "  --tls-cert FILE --tls-key FILE  serve wss:// on fd 0/1\n"
 	    "  --tls-client-ca FILE    require client certificates\n"
 	    "  --backend-ca FILE       CAs for wss:// backends\n"
@@ -410,6 +413,11 @@ set_any(struct config *cfg, int opt, const char *arg, size_t nops)
 
 	if (opt == OPT_TRUST_FORWARDED)
 		return add_cidr(&cfg->trusted, &cfg->ntrusted, arg);
+	if (opt == OPT_SEND_PROXY) {
+		cfg->send_proxy = strcmp(arg, "v1") == 0 ? 1 :
+		    strcmp(arg, "v2") == 0 ? 2 : 0;
+		return cfg->send_proxy == 0 ? "expected v1 or v2" : NULL;
+	}
 	if (!is_rule(opt))
 		return set_option(cfg, opt, arg);
 	if ((r = rules_for(cfg, nops)) == NULL)

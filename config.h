@@ -19,6 +19,7 @@ struct config {
 	size_t		*route_rules;	/* per route: its index in rules */
 	struct cidr	*trusted;	/* --trust-forwarded */
 	size_t		 ntrusted;
+	int		 send_proxy;	/* PROXY version to backends; 0: none */
 	char		*tls_cert, *tls_key, *tls_client_ca;
 	char		*backend_ca, *backend_cert, *backend_key, *backend_sni;
 	int		 backend_insecure;

@@ -69,6 +69,11 @@ void	session_close(struct session *s);
  * for a while, so that closing cannot reset away the answer. */
 void	session_linger(struct session *s);
 
+/* The PROXY header for the backend (--send-proxy): from the client (the
+ * real one, after --proxy-protocol or --trust-forwarded) to the address it
+ * connected to.  Its length, or -1. */
+ssize_t	session_proxy_header(const struct session *s, char *out, size_t size);
+
 void	addr_from_sockaddr(const struct sockaddr *sa, struct addr *a,
 	    char *ip, size_t ipsize, char *peer, size_t peersize);
 void	addr_from_string(const char *ipstr, const char *port, struct addr *a,

@@ -196,6 +196,8 @@ backend_open(struct session *s)
 	const struct route *r = s->route;
 	struct dial_opts o;
 	size_t order[ROUTE_MAX_BACKENDS], chosen;
+	char preface[PROXY_V2_MAX];
+	ssize_t n = 0;
 	int status;
 
 	if (s->cfg->state != NULL)
@@ -207,6 +209,11 @@ backend_open(struct session *s)
 	o.tls_ctx = s->backend_tls_ctx;
 	o.sni = s->cfg->backend_sni;
 	o.insecure = s->cfg->backend_insecure;
+	if (s->cfg->send_proxy != 0 && (n = session_proxy_header(s, preface,
+	    sizeof(preface))) <= 0)
+		return reply_error(s, 500, "cannot build the PROXY header", NULL);
+	o.preface = preface;
+	o.preface_len = (size_t)n;
 	status = dial_route(r, order, &o, &s->backend, &chosen, s->baddr,
 	    sizeof(s->baddr));
 	if (status != 0) {

@@ -487,3 +487,125 @@ def test_trust_forwarded_bad_cidr():
                                    "ws://127.0.0.1:9"], b"", timeout=10)
     assert rc == 64, err
     assert "--trust-forwarded 10.0.0.0/33" in err, err
+
+
+# --------------------------------------------------------------------------
+# --send-proxy v1|v2: the PROXY header the backend gets, byte for byte
+
+V2SIG = b"\r\n\r\n\x00\r\nQUIT\n"
+
+
+def preface_length(data):
+    """The length of the PROXY header data starts with, or None while it
+    is not complete."""
+    if data.startswith(b"PROXY "):
+        end = data.find(b"\r\n")
+        return end + 2 if end != -1 else None
+    if data.startswith(V2SIG) and len(data) >= 16:
+        return 16 + int.from_bytes(data[14:16], "big")
+    return None if len(data) < 16 else 0
+
+
+def proxy_backend(raw_backend):
+    """A RawBackend that takes the PROXY header off (into .prefaces) and
+    answers the request after it with a 101."""
+    prefaces = []
+
+    def handler(conn, head, rest):
+        data = head + rest
+        conn.settimeout(5)
+        while True:
+            n = preface_length(data)
+            if n is not None and b"\r\n\r\n" in data[n:]:
+                break
+            chunk = conn.recv(65536)
+            if not chunk:
+                return
+            data += chunk
+        prefaces.append(data[:n])
+        h, _, r = data[n:].partition(b"\r\n\r\n")
+        wslib.switch_101(conn, h + b"\r\n\r\n", r)
+    b = raw_backend(handler)
+    b.prefaces = prefaces
+    return b
+
+
+def activated_proxy(activated_rc, b, args, data=None):
+    a = activated_rc(["--close-timeout", "1", *args,
+                      f"ws://127.0.0.1:{b.port}"])
+    c = a.connect(timeout=5)
+    try:
+        cport = c.getsockname()[1]
+        c.sendall(data or build_request())
+        out = wslib.read_until(c, timeout=5)
+    finally:
+        c.close()
+    assert wslib.Response(out).status == 101, out
+    assert a.wait_statuses(1) == [0]
+    return a, cport
+
+
+def test_send_proxy_v1(activated_rc, raw_backend):
+    b = proxy_backend(raw_backend)
+    a, cport = activated_proxy(activated_rc, b, ["--send-proxy", "v1"])
+    assert b.prefaces == [
+        f"PROXY TCP4 127.0.0.1 127.0.0.1 {cport} {a.port}\r\n".encode()]
+
+
+def test_send_proxy_v2(activated_rc, raw_backend):
+    b = proxy_backend(raw_backend)
+    a, cport = activated_proxy(activated_rc, b, ["--send-proxy", "v2"])
+    want = (V2SIG + b"\x21\x11\x00\x0c" + bytes([127, 0, 0, 1]) * 2 +
+            cport.to_bytes(2, "big") + a.port.to_bytes(2, "big"))
+    assert b.prefaces == [want]
+
+
+def test_send_proxy_v1_forwarded_client(activated_rc, raw_backend):
+    """After --trust-forwarded, the real client (its port is not known)."""
+    b = proxy_backend(raw_backend)
+    data = build_request(add=[("X-Forwarded-For", "192.0.2.7")])
+    a, _ = activated_proxy(activated_rc, b, [
+        "--send-proxy", "v1", "--trust-forwarded", "127.0.0.1"], data)
+    assert b.prefaces == [
+        f"PROXY TCP4 192.0.2.7 127.0.0.1 0 {a.port}\r\n".encode()]
+
+
+def test_send_proxy_v2_forwarded_ipv6_client(activated_rc, raw_backend):
+    b = proxy_backend(raw_backend)
+    data = build_request(add=[("X-Forwarded-For", "2001:db8::7")])
+    a, _ = activated_proxy(activated_rc, b, [
+        "--send-proxy", "v2", "--trust-forwarded", "127.0.0.1"], data)
+    want = (V2SIG + b"\x21\x21\x00\x24" +
+            bytes.fromhex("20010db8000000000000000000000007") +
+            bytes(10) + b"\xff\xff" + bytes([127, 0, 0, 1]) +
+            b"\x00\x00" + a.port.to_bytes(2, "big"))
+    assert b.prefaces == [want]
+
+
+@pytest.mark.parametrize("version,want", [
+    ("v1", b"PROXY UNKNOWN\r\n"),
+    ("v2", V2SIG + b"\x20\x00\x00\x00"),
+])
+def test_send_proxy_unknown_client(raw_backend, version, want):
+    """A pipe has no address: v1 UNKNOWN, v2 LOCAL."""
+    b = proxy_backend(raw_backend)
+    accepted(b, build_request(), args=["--send-proxy", version])
+    assert b.prefaces == [want]
+
+
+def test_send_proxy_after_proxy_protocol(raw_backend):
+    """The address a PROXY header brought in goes on to the backend."""
+    b = proxy_backend(raw_backend)
+    data = (b"PROXY TCP4 203.0.113.5 10.0.0.1 4444 443\r\n" +
+            build_request())
+    accepted(b, data, args=["--proxy-protocol", "--send-proxy", "v2"])
+    want = (V2SIG + b"\x21\x11\x00\x0c" + bytes([203, 0, 113, 5]) +
+            bytes(4) + (4444).to_bytes(2, "big") + b"\x00\x00")
+    assert b.prefaces == [want]
+
+
+def test_send_proxy_bad_version():
+    out, err, rc = wslib.run_pipe(["--send-proxy", "v3", "ws://127.0.0.1:9"],
+                                  b"", timeout=10)
+    assert rc == 64, err
+    assert "--send-proxy v3: expected v1 or v2" in err, err
