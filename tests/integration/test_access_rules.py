@@ -165,6 +165,13 @@ def test_auth_two_authorization_fields(raw_backend, pwfile):
             401, "auth", args=["--auth-file", str(path)])
 
 
+def test_auth_status_line(raw_backend, pwfile):
+    b = raw_backend()
+    res, _ = refused(b, build_request(), 401, "auth",
+                     args=["--auth-file", str(pwfile("-s"))])
+    assert res.status_line == "HTTP/1.1 401 Unauthorized", res.status_line
+
+
 def test_auth_realm(raw_backend, pwfile):
     b = raw_backend()
     path = pwfile("-5")
