@@ -73,7 +73,7 @@ endif
 PURE		= http.o body.o rewrite.o route.o access.o balance.o proxy.o \
 		  auth.o xff.o
 OBJS		= wstunnel.o config.o session.o backend.o dial.o conn.o \
-		  relay.o log.o tlsmod.o state.o admit.o $(PURE)
+		  relay.o log.o tlsmod.o state.o admit.o limit.o $(PURE)
 MODULE		= wstunnel-tls.so
 UNIT_TESTS	= tests/unit/test_http tests/unit/test_route \
 		  tests/unit/test_rewrite tests/unit/test_access \

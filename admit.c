@@ -11,6 +11,7 @@
 
 #include "admit.h"
 #include "auth.h"
+#include "limit.h"
 #include "log.h"
 #include "xff.h"
 
@@ -32,6 +33,9 @@ admit_open(struct config *cfg, char *msg, size_t size)
 {
 	size_t i;
 
+	if (cfg->max_per_client != 0 &&
+	    limit_open(cfg->state, msg, size) != NULL)
+		return msg;
 	for (i = 0; i < cfg->nrules; i++) {
 		struct rules *r = &cfg->rules[i];
 
@@ -177,6 +181,28 @@ admit_auth(struct session *s, const struct rules *r)
 	return 0;
 }
 
+/* Last, so that a refused request never holds a slot. */
+static int
+admit_limit(struct session *s)
+{
+	int r;
+
+	/* a client with no address (a pipe) is nobody to count */
+	if (s->cfg->max_per_client == 0 || s->addr.family == 0)
+		return 0;
+	if ((r = limit_take(&s->addr, s->cfg->max_per_client)) == 1)
+		return 0;
+	if (r == -1) {
+		log_msg(LOG_ERR, "client %s: --max-per-client: %s", s->peer,
+		    strerror(errno));
+		return refuse(s, 500, "limit", "cannot count tunnels", NULL);
+	}
+	log_msg(LOG_WARNING, "client %s: --max-per-client %u reached",
+	    s->peer, s->cfg->max_per_client);
+	return refuse(s, 429, "limit", "too many tunnels from this address",
+	    "Retry-After: 1\r\n");
+}
+
 /*
  * --trust-forwarded: behind a trusted proxy the client is read from
  * X-Forwarded-For (xff.c), and the header goes on with the proxy's address
@@ -226,7 +252,7 @@ admit_client(struct session *s)
 	s->rules = &s->cfg->rules[s->cfg->route_rules[s->route -
 	    s->cfg->routes]];
 	r = admit_address(s, s->rules) == 0 && admit_origin(s, s->rules) ==
-	    0 && admit_auth(s, s->rules) == 0 ? 0 : -1;
+	    0 && admit_auth(s, s->rules) == 0 && admit_limit(s) == 0 ? 0 : -1;
 	admit_close(s->cfg);	/* a tunnel holds no more than it needs */
 	return r;
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "limit.h"
 #include "version.h"
 
 enum {
@@ -15,7 +16,7 @@ enum {
 	OPT_PROXY_PROTOCOL, OPT_LOG, OPT_CHECK, OPT_NO_SPLICE, OPT_BUSY_POLL, OPT_VERSION,
 	/* access rules (set_rule) */
 	OPT_AUTH_FILE, OPT_REALM, OPT_REQUIRE_ORIGIN, OPT_TRUST_FORWARDED,
-	OPT_SEND_PROXY
+	OPT_SEND_PROXY, OPT_MAX_PER_CLIENT
 };
 
 static const struct option options[] = {
@@ -50,6 +51,7 @@ static const struct option options[] = {
 	{ "require-origin", no_argument, NULL, OPT_REQUIRE_ORIGIN },
 	{ "trust-forwarded", required_argument, NULL, OPT_TRUST_FORWARDED },
 	{ "send-proxy", required_argument, NULL, OPT_SEND_PROXY },
+	{ "max-per-client", required_argument, NULL, OPT_MAX_PER_CLIENT },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 }
@@ -91,6 +93,7 @@ config_usage(void)
 	    "  --realm after a route operand are that route's own rules)\n"
 	    "  --trust-forwarded CIDR  a proxy whose X-Forwarded-For is read\n"
 	    "  --send-proxy v1|v2      a PROXY header to the backend\n"
+	    "  --max-per-client N      tunnels per client address (--state)\n"
 	    "  --tls-cert FILE --tls-key FILE  serve wss:// on fd 0/1\n"
 	    "  --tls-client-ca FILE    require client certificates\n"
 	    "  --backend-ca FILE       CAs for wss:// backends\n"
@@ -356,8 +359,11 @@ check_combinations(struct config *cfg)
 	    cfg->balance == BALANCE_LEASTCONN) && cfg->state == NULL)
 		return "--balance roundrobin and leastconn need --state FILE";
 	if (cfg->state != NULL && cfg->balance != BALANCE_ROUNDROBIN &&
-	    cfg->balance != BALANCE_LEASTCONN)
-		return "--state is for --balance roundrobin or leastconn";
+	    cfg->balance != BALANCE_LEASTCONN && cfg->max_per_client == 0)
+		return "--state is for --balance roundrobin or leastconn, or "
+		    "--max-per-client";
+	if (cfg->max_per_client != 0 && cfg->state == NULL)
+		return "--max-per-client needs --state FILE";
 	/* a certificate file may hold its key, as with stunnel */
 	if (cfg->tls_cert != NULL && cfg->tls_key == NULL &&
 	    (cfg->tls_key = strdup(cfg->tls_cert)) == NULL)
@@ -409,8 +415,14 @@ add_operand(struct config *cfg, char ***ops, size_t *nops, char *arg)
 static const char *
 set_any(struct config *cfg, int opt, const char *arg, size_t nops)
 {
+	const char *errstr = NULL;
 	struct rules *r;
 
+	if (opt == OPT_MAX_PER_CLIENT) {
+		cfg->max_per_client = (unsigned)strtonum(arg, 1, LIMIT_MAX,
+		    &errstr);
+		return errstr != NULL ? "not a number from 1 to 1024" : NULL;
+	}
 	if (opt == OPT_TRUST_FORWARDED)
 		return add_cidr(&cfg->trusted, &cfg->ntrusted, arg);
 	if (opt == OPT_SEND_PROXY) {

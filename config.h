@@ -20,6 +20,7 @@ struct config {
 	struct cidr	*trusted;	/* --trust-forwarded */
 	size_t		 ntrusted;
 	int		 send_proxy;	/* PROXY version to backends; 0: none */
+	unsigned	 max_per_client;	/* 0: no limit */
 	char		*tls_cert, *tls_key, *tls_client_ca;
 	char		*backend_ca, *backend_cert, *backend_key, *backend_sni;
 	int		 backend_insecure;

@@ -200,7 +200,8 @@ backend_open(struct session *s)
 	ssize_t n = 0;
 	int status;
 
-	if (s->cfg->state != NULL)
+	if (s->cfg->state != NULL && (s->cfg->balance == BALANCE_ROUNDROBIN ||
+	    s->cfg->balance == BALANCE_LEASTCONN))
 		state_order(s->cfg->balance, r, order);
 	else
 		balance_order(s->cfg->balance, r->nbackends,

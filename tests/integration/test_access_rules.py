@@ -4,6 +4,9 @@ time, --require-origin, rules per route, --trust-forwarded, --send-proxy
 and --max-per-client.  Every refused client is checked to have produced no
 backend connection, and its access line to name the rule (denied=)."""
 import base64
+import os
+import signal
+import socket
 import subprocess
 
 import pytest
@@ -616,3 +619,141 @@ def test_send_proxy_bad_version():
                                   b"", timeout=10)
     assert rc == 64, err
     assert "--send-proxy v3: expected v1 or v2" in err, err
+
+
+# --------------------------------------------------------------------------
+# --max-per-client N with --state FILE: clients from 127.0.0.1 and
+# 127.0.0.2 (a loopback client may bind any 127/8 source)
+
+def open_tunnel(a, source, timeout=5):
+    """A client from source through a; (socket, answer head)."""
+    c = socket.socket()
+    c.settimeout(timeout)
+    c.bind((source, 0))
+    c.connect(("127.0.0.1", a.port))
+    c.sendall(build_request())
+    out = wslib.read_until(c, timeout=timeout)
+    return c, out
+
+
+def status_of(out):
+    return wslib.Response(out).status
+
+
+@pytest.fixture
+def limited(activated_rc, raw_backend, tmp_path):
+    def make(n):
+        b = raw_backend()
+        a = activated_rc(["--close-timeout", "1", "--max-per-client", str(n),
+                          "--state", str(tmp_path / "state"),
+                          f"ws://127.0.0.1:{b.port}"])
+        return a, b
+    return make
+
+
+def test_max_per_client_two_addresses(limited):
+    a, b = limited(2)
+    held = []
+    try:
+        for _ in range(2):
+            c, out = open_tunnel(a, "127.0.0.1")
+            held.append(c)
+            assert status_of(out) == 101, out
+        c, out = open_tunnel(a, "127.0.0.1")
+        held.append(c)
+        out += wslib.read_all(c, timeout=5)
+        res = check_refusal(out, 429, [("Retry-After", "1")])
+        assert res.status_line == "HTTP/1.1 429 Too Many Requests"
+        assert wslib.wait_for(lambda: any(
+            field(l, "denied") == "limit" for l in a.access_lines()), 5)
+        # another address has its own count
+        for _ in range(2):
+            c, out = open_tunnel(a, "127.0.0.2")
+            held.append(c)
+            assert status_of(out) == 101, out
+        c, out = open_tunnel(a, "127.0.0.2")
+        held.append(c)
+        assert status_of(out) == 429, out
+        assert b.connections == 4
+        # a tunnel that ends gives its slot back
+        held[0].close()
+        assert wslib.wait_for(lambda: len(a.children()) == 4, 5), \
+            a.children()
+        c, out = open_tunnel(a, "127.0.0.1")
+        held.append(c)
+        assert status_of(out) == 101, out
+        assert b.connections == 5
+    finally:
+        for c in held:
+            c.close()
+    lines = [l for l in a.wait_access_lines(8) if field(l, "denied")]
+    assert len(lines) == 2, a.access_lines()
+    assert all(field(l, "status") == "429" for l in lines), lines
+
+
+def tunnels(a):
+    """The live wstunnel processes under a (activated_rc runs each under
+    a shell that records its exit status)."""
+    pids = []
+    for p in a.children():
+        out = subprocess.run(["pgrep", "-P", str(p)], capture_output=True,
+                             text=True).stdout.split()
+        pids += [int(x) for x in out] or [p]
+    return pids
+
+
+def test_max_per_client_after_kill_9(limited):
+    """The kernel gives the slot back when its process is killed."""
+    a, b = limited(1)
+    held = []
+    try:
+        c, out = open_tunnel(a, "127.0.0.1")
+        held.append(c)
+        assert status_of(out) == 101, out
+        c, out = open_tunnel(a, "127.0.0.1")
+        held.append(c)
+        assert status_of(out) == 429, out
+        assert wslib.wait_for(lambda: len(tunnels(a)) == 1, 5)
+        os.kill(tunnels(a)[0], signal.SIGKILL)
+        assert wslib.wait_for(lambda: len(tunnels(a)) == 0, 5)
+        c, out = open_tunnel(a, "127.0.0.1")
+        held.append(c)
+        assert status_of(out) == 101, out
+        assert b.connections == 2
+    finally:
+        for c in held:
+            c.close()
+
+
+def test_max_per_client_behind_trusted_proxy(activated_rc, raw_backend,
+                                             tmp_path):
+    """Behind a balancer the count is per real client."""
+    b = raw_backend()
+    a = activated_rc(["--close-timeout", "1", "--max-per-client", "1",
+                      "--state", str(tmp_path / "state"),
+                      "--trust-forwarded", "127.0.0.1",
+                      f"ws://127.0.0.1:{b.port}"])
+    held = []
+    try:
+        for xff, want in [("192.0.2.7", 101), ("192.0.2.8", 101),
+                          ("192.0.2.7", 429)]:
+            c = a.connect(timeout=5)
+            held.append(c)
+            c.sendall(build_request(add=[("X-Forwarded-For", xff)]))
+            out = wslib.read_until(c, timeout=5)
+            assert status_of(out) == want, (xff, out)
+    finally:
+        for c in held:
+            c.close()
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["--max-per-client", "2"], "--max-per-client needs --state FILE"),
+    (["--max-per-client", "0", "--state", "/tmp/x"], "from 1 to 1024"),
+    (["--max-per-client", "1025", "--state", "/tmp/x"], "from 1 to 1024"),
+])
+def test_max_per_client_usage(args, msg):
+    out, err, rc = wslib.run_pipe([*args, "ws://127.0.0.1:9"], b"",
+                                  timeout=10)
+    assert rc == 64, err
+    assert msg in err, err
