@@ -101,16 +101,38 @@ b64_decode(const char *src, size_t len, unsigned char *dst, size_t size)
 	tmp[len] = '\0';
 	/* b64_pton also refuses stray bits in the last character */
 	n = b64_pton(tmp, dst, size);
+	explicit_bzero(tmp, len);
 	return n;
+}
+
+/* "user-id:password" (RFC 7617 section 2) of raw[0..n) into b. */
+static int
+split_user_pass(const unsigned char *raw, size_t n, struct auth_basic *b)
+{
+	const unsigned char *colon;
+	size_t i;
+
+	/* no control characters; the user-id has no ':' and is not empty */
+	for (i = 0; i < n; i++)
+		if (raw[i] < 0x20 || raw[i] == 0x7f)
+			return -1;
+	if ((colon = memchr(raw, ':', n)) == NULL || colon == raw)
+		return -1;
+	b->user_len = (size_t)(colon - raw);
+	b->pass_len = n - b->user_len - 1;
+	if (b->user_len >= sizeof(b->user) || b->pass_len >= sizeof(b->pass))
+		return -1;
+	memcpy(b->user, raw, b->user_len);
+	memcpy(b->pass, colon + 1, b->pass_len);
+	return 0;
 }
 
 int
 auth_parse_basic(const char *v, size_t len, struct auth_basic *b)
 {
 	unsigned char raw[AUTH_USER_MAX + AUTH_PASS_MAX];
-	const char *colon;
-	size_t i, s, e;
-	int n;
+	size_t s, e;
+	int n, r;
 
 	memset(b, 0, sizeof(*b));
 	/* credentials = auth-scheme 1*SP token68 (RFC 9110 section 11.4) */
@@ -122,21 +144,11 @@ auth_parse_basic(const char *v, size_t len, struct auth_basic *b)
 		;
 	if ((n = b64_decode(v + s, e - s, raw, sizeof(raw))) <= 0)
 		return -1;
-	/* RFC 7617 section 2: no control characters; the user-id has no ':' */
-	for (i = 0; i < (size_t)n; i++)
-		if (raw[i] < 0x20 || raw[i] == 0x7f)
-			return -1;
-	if ((colon = memchr(raw, ':', (size_t)n)) == NULL ||
-	    colon == (const char *)raw)
-		return -1;
-	b->user_len = (size_t)(colon - (const char *)raw);
-	b->pass_len = (size_t)n - b->user_len - 1;
-	if (b->user_len >= sizeof(b->user) || b->pass_len >= sizeof(b->pass))
-		return -1;
-	memcpy(b->user, raw, b->user_len);
-	memcpy(b->pass, colon + 1, b->pass_len);
-	explicit_bzero(raw, sizeof(raw));
-	return 0;
+	r = split_user_pass(raw, (size_t)n, b);
+	explicit_bzero(raw, sizeof(raw));	/* it held the password */
+	if (r == -1)
+		explicit_bzero(b, sizeof(*b));
+	return r;
 }
 
 static int
