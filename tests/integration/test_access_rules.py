@@ -757,3 +757,44 @@ def test_max_per_client_usage(args, msg):
                                   timeout=10)
     assert rc == 64, err
     assert msg in err, err
+
+
+def test_send_proxy_before_tls(tmp_path):
+    """To a wss:// backend the PROXY header goes first, in the clear, and
+    the TLS handshake follows it."""
+    import threading
+
+    import helpers_tls as H
+    pki = H.make_pki(tmp_path / "pki")
+    ctx = H.server_context(*pki.server)
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(4)
+    lsock.settimeout(10)
+    seen = {}
+
+    def serve():
+        conn, _ = lsock.accept()
+        conn.settimeout(5)
+        pre = b""
+        while not pre.endswith(b"\r\n") and len(pre) < 108:
+            pre += conn.recv(1)         # exactly the line, not a byte more
+        seen["preface"] = pre
+        with ctx.wrap_socket(conn, server_side=True) as t:
+            head, _ = H.read_head(t)
+            seen["head"] = head
+            H.send_101(t, head)
+            t.recv(1)
+    th = threading.Thread(target=serve, daemon=True)
+    th.start()
+    try:
+        out, err, rc = wslib.run_pipe(
+            ["--close-timeout", "1", "--send-proxy", "v1", "--backend-ca",
+             pki.ca, f"wss://127.0.0.1:{lsock.getsockname()[1]}"],
+            build_request(), timeout=10)
+        th.join(10)
+    finally:
+        lsock.close()
+    assert seen.get("preface") == b"PROXY UNKNOWN\r\n", (seen, err)
+    assert wslib.Response(out).status == 101, (out, err)
+    assert rc == 0, err
