@@ -15,8 +15,9 @@
 #include "log.h"
 #include "xff.h"
 
-/* A bcrypt hash of no password anyone has: an unknown user costs as much
- * time as a known one, so that timing does not tell them apart. */
+/* A bcrypt hash an unknown user's password is checked against, the result
+ * thrown away: it costs as much time as a known user's, so that timing
+ * does not tell them apart. */
 static const char decoy[] = "-:$2y$05$"
     "IhJbSaOLGpMxs.Dp/YKNg.odJn1Zgr9A9Ow/ERlepe/Xsw/bQJ6SO";
 
@@ -92,7 +93,7 @@ admit_origin(struct session *s, const struct rules *r)
  * tell, and an unknown user is checked against the decoy.
  */
 static int
-auth_lookup(struct session *s, FILE *fp, const struct auth_basic *b)
+lookup_user(struct session *s, FILE *fp, const struct auth_basic *b)
 {
 	struct auth_entry e;
 	char line[1024], user[4 * AUTH_USER_MAX];
@@ -168,7 +169,7 @@ admit_auth(struct session *s, const struct rules *r)
 	else if (auth_parse_basic(s->req.fields[i].value,
 	    s->req.fields[i].value_len, &b) == -1)
 		why = "malformed credentials";
-	else if (!(ok = auth_lookup(s, r->auth_fp, &b))) {
+	else if (!(ok = lookup_user(s, r->auth_fp, &b))) {
 		why = "wrong user or password";
 		log_msg(LOG_WARNING, "client %s: authentication failed for "
 		    "user %s", s->peer, log_safe(b.user, b.user_len, user,
