@@ -59,29 +59,31 @@ VALGRIND_TESTS	= tests/integration/test_smoke.py \
 
 ALL_CFLAGS	= -std=c11 -D_GNU_SOURCE $(WARNINGS) $(HARDENING) \
 		  $(BSD_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
-# libbsd, libmd and libresolv are linked from their static archives: each
-# shared one costs about fifteen system calls at every start, and a start is
-# what every connection pays.  Their code here is strtonum, setproctitle,
-# strnvisx, SHA-1 and base64; an update to them needs a rebuild (Debian:
-# Built-Using).  OpenSSL stays shared, loaded by the TLS module, so its
+# libbsd, libmd, libresolv and libcrypt are linked from their static
+# archives: each shared one costs about fifteen system calls at every start,
+# and a start is what every connection pays.  Their code here is strtonum,
+# setproctitle, strnvisx, SHA-1, base64 and crypt(3) (libxcrypt); an update
+# to them needs a rebuild (Debian: Built-Using).  OpenSSL stays shared, loaded by the TLS module, so its
 # updates apply from the next connection on.  DYNAMIC=1 links all shared.
 ifeq ($(DYNAMIC),1)
-LIBS		= $(BSD_LIBS) -lresolv
+LIBS		= $(BSD_LIBS) -lresolv -lcrypt
 else
-LIBS		= -Wl,-Bstatic $(BSD_LIBS) -lresolv -Wl,-Bdynamic
+LIBS		= -Wl,-Bstatic $(BSD_LIBS) -lresolv -lcrypt -Wl,-Bdynamic
 endif
 
 # the pure units: parsers and head builders, also linked into the tests
 PURE		= http.o body.o reqbody.o host.o rewrite.o route.o access.o \
-		  balance.o proxy.o frame.o negotiate.o track.o
+		  balance.o proxy.o frame.o negotiate.o track.o auth.o xff.o
 OBJS		= wstunnel.o config.o session.o backend.o httpx.o dial.o conn.o \
-		  relay.o wsrelay.o log.o sig.o tlsmod.o state.o $(PURE)
+		  relay.o wsrelay.o log.o sig.o tlsmod.o state.o admit.o limit.o \
+		  $(PURE)
 MODULE		= wstunnel-tls.so
 UNIT_TESTS	= tests/unit/test_http tests/unit/test_route \
 		  tests/unit/test_rewrite tests/unit/test_access \
 		  tests/unit/test_proxy tests/unit/test_frame \
 		  tests/unit/test_negotiate tests/unit/test_track \
-		  tests/unit/test_reqbody tests/unit/test_plain
+		  tests/unit/test_reqbody tests/unit/test_plain \
+		  tests/unit/test_auth tests/unit/test_xff
 
 all: wstunnel $(MODULE)
 

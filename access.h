@@ -6,6 +6,7 @@
 #define ACCESS_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 /* A client address: family 0 when it is not known (a pipe, a unix socket). */
 struct addr {
@@ -22,6 +23,22 @@ struct origin {
 	char		 scheme[16];
 	char		 host[256];	/* lower case; "*.x" matches subdomains */
 	char		 port[6];	/* the scheme's default when left out */
+};
+
+/*
+ * What a request must pass before any backend is contacted: the global
+ * rules, or a route's own (config.c).  auth_fp is the --auth-file opened
+ * by this process, so that an edit applies to the next connection.
+ */
+struct rules {
+	struct cidr	*allow, *deny;
+	size_t		 nallow, ndeny;
+	struct origin	*origins;
+	size_t		 norigins;
+	int		 require_origin;
+	char		*auth_file;
+	char		*realm;
+	FILE		*auth_fp;	/* NULL when not open */
 };
 
 /* ip and "ip:port" (IPv6 in brackets) for a, an IPv4-mapped address

@@ -61,7 +61,9 @@ build_request(struct session *s, char **out)
 	    strlen(b->authority);
 	fw.client_host = s->ws.host;
 	fw.client_host_len = s->ws.host_len;
-	fw.client_addr = s->addr.family != 0 ? s->ip : "unknown";
+	/* behind a trusted proxy, the hop wstunnel saw (admit.c) */
+	fw.client_addr = s->via[0] != '\0' ? s->via :
+	    s->addr.family != 0 ? s->ip : "unknown";
 	fw.proto = s->client.tls != NULL ? "https" : "http";
 	/* the client's head, plus what is added: the path, Host,
 	 * X-Forwarded-*, and ", " between repeated X-Forwarded-For values */

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "limit.h"
 #include "version.h"
 
 enum {
@@ -14,7 +15,10 @@ enum {
 	OPT_BACKEND_KEY, OPT_BACKEND_SNI, OPT_BALANCE, OPT_STATE,
 	OPT_PROXY_PROTOCOL, OPT_LOG, OPT_CHECK, OPT_NO_SPLICE, OPT_BUSY_POLL, OPT_VERSION,
 	OPT_WS_PING, OPT_WS_PONG_TIMEOUT, OPT_MAX_MESSAGE_BYTES,
-	OPT_HTTP, OPT_HTTP_ROUTE, OPT_HTTP_IDLE, OPT_HTTP_REQUESTS
+	OPT_HTTP, OPT_HTTP_ROUTE, OPT_HTTP_IDLE, OPT_HTTP_REQUESTS,
+	/* access rules (set_rule) */
+	OPT_AUTH_FILE, OPT_REALM, OPT_REQUIRE_ORIGIN, OPT_TRUST_FORWARDED,
+	OPT_SEND_PROXY, OPT_MAX_PER_CLIENT
 };
 
 static const struct option options[] = {
@@ -50,6 +54,13 @@ static const struct option options[] = {
 	{ "http-route", required_argument, NULL, OPT_HTTP_ROUTE },
 	{ "http-idle", required_argument, NULL, OPT_HTTP_IDLE },
 	{ "http-requests", required_argument, NULL, OPT_HTTP_REQUESTS },
+	/* access rules */
+	{ "auth-file", required_argument, NULL, OPT_AUTH_FILE },
+	{ "realm", required_argument, NULL, OPT_REALM },
+	{ "require-origin", no_argument, NULL, OPT_REQUIRE_ORIGIN },
+	{ "trust-forwarded", required_argument, NULL, OPT_TRUST_FORWARDED },
+	{ "send-proxy", required_argument, NULL, OPT_SEND_PROXY },
+	{ "max-per-client", required_argument, NULL, OPT_MAX_PER_CLIENT },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 }
@@ -84,6 +95,14 @@ config_usage(void)
 	    "  --preserve-host         send the client's Host to the backend\n"
 	    "  --origin ORIGIN         allowed Origin, scheme://host[:port]\n"
 	    "  --allow CIDR, --deny CIDR  client addresses\n"
+	    "  --auth-file FILE        HTTP Basic against an htpasswd file\n"
+	    "  --realm NAME            the realm named in a 401 (wstunnel)\n"
+	    "  --require-origin        refuse a request without Origin\n"
+	    "  (--allow, --deny, --origin, --require-origin, --auth-file and\n"
+	    "  --realm after a route operand are that route's own rules)\n"
+	    "  --trust-forwarded CIDR  a proxy whose X-Forwarded-For is read\n"
+	    "  --send-proxy v1|v2      a PROXY header to the backend\n"
+	    "  --max-per-client N      tunnels per client address (--state)\n"
 	    "  --tls-cert FILE --tls-key FILE  serve wss:// on fd 0/1\n"
 	    "  --tls-client-ca FILE    require client certificates\n"
 	    "  --backend-ca FILE       CAs for wss:// backends\n"
@@ -171,13 +190,58 @@ add_cidr(struct cidr **list, size_t *n, const char *arg)
 }
 
 static const char *
-add_origin(struct config *cfg, const char *arg)
+add_origin(struct rules *r, const char *arg)
 {
-	cfg->origins = grow(cfg->origins, &cfg->norigins,
-	    sizeof(*cfg->origins));
-	if (cfg->origins == NULL)
+	r->origins = grow(r->origins, &r->norigins, sizeof(*r->origins));
+	if (r->origins == NULL)
 		return "out of memory";
-	return origin_parse(arg, strlen(arg), &cfg->origins[cfg->norigins - 1]);
+	return origin_parse(arg, strlen(arg), &r->origins[r->norigins - 1]);
+}
+
+/* A realm is written inside a quoted-string: no quote, backslash or
+ * control byte, so that it needs no escaping. */
+static const char *
+set_realm(struct rules *r, const char *arg)
+{
+	size_t i;
+
+	if (arg[0] == '\0' || strlen(arg) > 128)
+		return "a realm is 1 to 128 characters";
+	for (i = 0; arg[i] != '\0'; i++)
+		if ((unsigned char)arg[i] < 0x20 || arg[i] == 0x7f ||
+		    arg[i] == '"' || arg[i] == '\\')
+			return "no quote, backslash or control character";
+	return set_string(&r->realm, arg);
+}
+
+/* The access options, into the rules being written (see config_parse). */
+static const char *
+set_rule(struct rules *r, int opt, const char *arg)
+{
+	switch (opt) {
+	case OPT_ORIGIN:
+		return add_origin(r, arg);
+	case OPT_ALLOW:
+		return add_cidr(&r->allow, &r->nallow, arg);
+	case OPT_DENY:
+		return add_cidr(&r->deny, &r->ndeny, arg);
+	case OPT_AUTH_FILE:
+		return set_string(&r->auth_file, arg);
+	case OPT_REALM:
+		return set_realm(r, arg);
+	case OPT_REQUIRE_ORIGIN:
+		r->require_origin = 1;
+		return NULL;
+	}
+	return NULL;
+}
+
+static int
+is_rule(int opt)
+{
+	return opt == OPT_ORIGIN || opt == OPT_ALLOW || opt == OPT_DENY ||
+	    opt == OPT_AUTH_FILE || opt == OPT_REALM ||
+	    opt == OPT_REQUIRE_ORIGIN;
 }
 
 /* The options that make the relay follow the WebSocket's frames. */
@@ -216,12 +280,6 @@ set_option(struct config *cfg, int opt, const char *arg)
 		cfg->max_head = (size_t)strtonum(arg, 256, 1048576, &errstr);
 		return errstr != NULL ? "not a number from 256 to 1048576" :
 		    NULL;
-	case OPT_ORIGIN:
-		return add_origin(cfg, arg);
-	case OPT_ALLOW:
-		return add_cidr(&cfg->allow, &cfg->nallow, arg);
-	case OPT_DENY:
-		return add_cidr(&cfg->deny, &cfg->ndeny, arg);
 	case OPT_TLS_CERT:
 		return set_string(&cfg->tls_cert, arg);
 	case OPT_TLS_KEY:
@@ -346,12 +404,28 @@ mark_http_routes(struct config *cfg, char *msg, size_t msgsize)
 	return NULL;
 }
 
+static const char *
+check_rules(const struct config *cfg)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->nrules; i++)
+		if (cfg->rules[i].realm != NULL &&
+		    cfg->rules[i].auth_file == NULL)
+			return "--realm needs --auth-file";
+	return NULL;
+}
+
 /* What the options mean only together. */
 static const char *
 check_combinations(struct config *cfg)
 {
+	const char *why;
+
 	if (cfg->nroutes == 0)
 		return "no backend URL given (see --help)";
+	if ((why = check_rules(cfg)) != NULL)
+		return why;
 	if (cfg->tls_key != NULL && cfg->tls_cert == NULL)
 		return "--tls-key needs --tls-cert";
 	if (cfg->tls_client_ca != NULL && cfg->tls_cert == NULL)
@@ -363,8 +437,11 @@ check_combinations(struct config *cfg)
 	    cfg->balance == BALANCE_LEASTCONN) && cfg->state == NULL)
 		return "--balance roundrobin and leastconn need --state FILE";
 	if (cfg->state != NULL && cfg->balance != BALANCE_ROUNDROBIN &&
-	    cfg->balance != BALANCE_LEASTCONN)
-		return "--state is for --balance roundrobin or leastconn";
+	    cfg->balance != BALANCE_LEASTCONN && cfg->max_per_client == 0)
+		return "--state is for --balance roundrobin or leastconn, or "
+		    "--max-per-client";
+	if (cfg->max_per_client != 0 && cfg->state == NULL)
+		return "--max-per-client needs --state FILE";
 	/* a certificate file may hold its key, as with stunnel */
 	if (cfg->tls_cert != NULL && cfg->tls_key == NULL &&
 	    (cfg->tls_key = strdup(cfg->tls_cert)) == NULL)
@@ -375,24 +452,80 @@ check_combinations(struct config *cfg)
 	return NULL;
 }
 
-const char *
-config_parse(int argc, char *argv[], struct config *cfg, char *msg,
-    size_t msgsize)
+/*
+ * The rules an access option writes into.  Before the first route operand
+ * they are the rules of every route without its own; after one, that
+ * route's own (made on its first access option), so that an inetd.conf
+ * line reads route by route.
+ */
+static struct rules *
+rules_for(struct config *cfg, size_t nops)
+{
+	struct rules *r;
+	size_t *own;
+
+	if (nops == 0)
+		return &cfg->rules[0];
+	own = &cfg->route_rules[nops - 1];
+	if (*own == 0) {
+		if ((r = grow(cfg->rules, &cfg->nrules, sizeof(*r))) == NULL)
+			return NULL;
+		cfg->rules = r;
+		*own = cfg->nrules - 1;
+	}
+	return &cfg->rules[*own];
+}
+
+/* A route operand, kept in order until the options are all read. */
+static const char *
+add_operand(struct config *cfg, char ***ops, size_t *nops, char *arg)
+{
+	size_t n = *nops;
+
+	if ((*ops = grow(*ops, nops, sizeof(**ops))) == NULL ||
+	    (cfg->route_rules = grow(cfg->route_rules, &n,
+	    sizeof(*cfg->route_rules))) == NULL)
+		return "out of memory";
+	(*ops)[*nops - 1] = arg;
+	return NULL;
+}
+
+static const char *
+set_any(struct config *cfg, int opt, const char *arg, size_t nops)
+{
+	const char *errstr = NULL;
+	struct rules *r;
+
+	if (opt == OPT_MAX_PER_CLIENT) {
+		cfg->max_per_client = (unsigned)strtonum(arg, 1, LIMIT_MAX,
+		    &errstr);
+		return errstr != NULL ? "not a number from 1 to 1024" : NULL;
+	}
+	if (opt == OPT_TRUST_FORWARDED)
+		return add_cidr(&cfg->trusted, &cfg->ntrusted, arg);
+	if (opt == OPT_SEND_PROXY) {
+		cfg->send_proxy = strcmp(arg, "v1") == 0 ? 1 :
+		    strcmp(arg, "v2") == 0 ? 2 : 0;
+		return cfg->send_proxy == 0 ? "expected v1 or v2" : NULL;
+	}
+	if (!is_rule(opt))
+		return set_option(cfg, opt, arg);
+	if ((r = rules_for(cfg, nops)) == NULL)
+		return "out of memory";
+	return set_rule(r, opt, arg);
+}
+
+/* The options, in order; the route operands among them go to ops. */
+static const char *
+parse_options(int argc, char *argv[], struct config *cfg, char ***ops,
+    size_t *nops, char *msg, size_t msgsize)
 {
 	const char *why;
 	int opt;
 
-	memset(cfg, 0, sizeof(*cfg));
-	cfg->handshake_ms = 10000;
-	cfg->connect_ms = 5000;
-	cfg->close_ms = 5000;
-	cfg->ws_pong_ms = 10000;
-	cfg->max_head = 16384;
-	cfg->balance = BALANCE_RANDOM;
-	cfg->http_idle_ms = 15000;
-	cfg->http_requests = 100;
 	opterr = 0;	/* fd 2 may be the client: messages are ours */
-	while ((opt = getopt_long(argc, argv, ":hv", options, NULL)) != -1) {
+	/* "-": operands come back in place, as option 1 */
+	while ((opt = getopt_long(argc, argv, "-:hv", options, NULL)) != -1) {
 		if (opt == '?' && optopt != 0)
 			snprintf(msg, msgsize, "unknown option -%c", optopt);
 		else if (opt == '?')
@@ -403,19 +536,48 @@ config_parse(int argc, char *argv[], struct config *cfg, char *msg,
 			    option_name(optopt));
 		if (opt == '?' || opt == ':')
 			return msg;
-		if (set_flag(cfg, opt))
+		if (opt == 1)
+			why = add_operand(cfg, ops, nops, optarg);
+		else if (set_flag(cfg, opt))
 			continue;
-		if ((why = set_option(cfg, opt, optarg)) != NULL) {
+		else if ((why = set_any(cfg, opt, optarg, *nops)) != NULL) {
 			snprintf(msg, msgsize, "--%s %s: %s", option_name(opt),
-			    optarg, why);
+			    optarg != NULL ? optarg : "", why);
 			return msg;
 		}
-	}
-	if (cfg->help || cfg->version)
-		return NULL;
-	for (; optind < argc; optind++)
-		if ((why = add_route(cfg, argv[optind], msg, msgsize)) != NULL)
+		if (why != NULL)
 			return why;
+	}
+	for (; optind < argc; optind++)		/* after "--" */
+		if ((why = add_operand(cfg, ops, nops, argv[optind])) != NULL)
+			return why;
+	return NULL;
+}
+
+const char *
+config_parse(int argc, char *argv[], struct config *cfg, char *msg,
+    size_t msgsize)
+{
+	const char *why;
+	char **ops = NULL;
+	size_t i, nops = 0;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->handshake_ms = 10000;
+	cfg->connect_ms = 5000;
+	cfg->close_ms = 5000;
+	cfg->max_head = 16384;
+	cfg->balance = BALANCE_RANDOM;
+	if ((cfg->rules = grow(NULL, &cfg->nrules, sizeof(*cfg->rules))) ==
+	    NULL)
+		return "out of memory";
+	why = parse_options(argc, argv, cfg, &ops, &nops, msg, msgsize);
+	for (i = 0; why == NULL && !cfg->help && !cfg->version && i < nops;
+	    i++)
+		why = add_route(cfg, ops[i], msg, msgsize);
+	free(ops);
+	if (why != NULL || cfg->help || cfg->version)
+		return why;
 	if ((why = check_combinations(cfg)) != NULL) {
 		snprintf(msg, msgsize, "%s", why);
 		return msg;

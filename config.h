@@ -15,10 +15,13 @@ struct config {
 	int		 handshake_ms, connect_ms, idle_ms, close_ms;
 	size_t		 max_head;
 	int		 preserve_host;
-	struct origin	*origins;
-	size_t		 norigins;
-	struct cidr	*allow, *deny;
-	size_t		 nallow, ndeny;
+	struct rules	*rules;		/* [0]: of routes without their own */
+	size_t		 nrules;
+	size_t		*route_rules;	/* per route: its index in rules */
+	struct cidr	*trusted;	/* --trust-forwarded */
+	size_t		 ntrusted;
+	int		 send_proxy;	/* PROXY version to backends; 0: none */
+	unsigned	 max_per_client;	/* 0: no limit */
 	char		*tls_cert, *tls_key, *tls_client_ca;
 	char		*backend_ca, *backend_cert, *backend_key, *backend_sni;
 	int		 backend_insecure;

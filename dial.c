@@ -140,6 +140,14 @@ dial_backend(const struct backend *b, const struct dial_opts *o,
 	memset(c, 0, sizeof(*c));
 	c->rfd = c->wfd = fd;
 	c->name = "backend";
+	if (o->preface_len > 0 && conn_write_all(c, o->preface,
+	    o->preface_len, now_ms() + o->connect_ms) != 0) {
+		log_msg(LOG_WARNING, "backend %s: PROXY header to %s: %s",
+		    b->url, addr, c->why != NULL ? c->why : "not sent");
+		close(fd);
+		c->rfd = c->wfd = -1;
+		return DIAL_FAILED;
+	}
 	if (!b->tls)
 		return 0;
 	/* the name sent and verified: --backend-sni, else the URL's host */

@@ -17,6 +17,8 @@ struct dial_opts {
 	void		*tls_ctx;	/* for wss:// backends */
 	const char	*sni;		/* --backend-sni, or NULL */
 	int		 insecure;	/* --backend-insecure */
+	const char	*preface;	/* sent first, before TLS (--send-proxy) */
+	size_t		 preface_len;
 };
 
 #define DIAL_STOPPED	(-3)	/* a stop signal came: no status */

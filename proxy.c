@@ -1,4 +1,5 @@
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "proxy.h"
@@ -165,4 +166,86 @@ proxy_more(const char *buf, size_t len)
 		return len < 16 ? 16 - len :
 		    16 + ((size_t)b[14] << 8 | b[15]) - len;
 	return 1;	/* a v1 line ends at its CRLF */
+}
+
+/* a and b in one family: an IPv4 one is mapped when the other is IPv6 */
+static void
+same_family(struct addr *a, struct addr *b)
+{
+	struct addr *v4 = a->family == AF_INET ? a : b;
+
+	if (a->family == b->family)
+		return;
+	memmove(v4->bytes + 12, v4->bytes, 4);
+	memset(v4->bytes, 0, 10);
+	v4->bytes[10] = v4->bytes[11] = 0xff;
+	v4->family = AF_INET6;
+}
+
+static ssize_t
+build_v1(const struct addr *src, unsigned sport, const struct addr *dst,
+    unsigned dport, char *out, size_t size)
+{
+	char s[INET6_ADDRSTRLEN], d[INET6_ADDRSTRLEN];
+	int n;
+
+	if (src->family == 0)
+		n = snprintf(out, size, "PROXY UNKNOWN\r\n");
+	else if (inet_ntop(src->family, src->bytes, s, sizeof(s)) == NULL ||
+	    inet_ntop(dst->family, dst->bytes, d, sizeof(d)) == NULL)
+		return -1;
+	else
+		n = snprintf(out, size, "PROXY %s %s %s %u %u\r\n",
+		    src->family == AF_INET ? "TCP4" : "TCP6", s, d, sport,
+		    dport);
+	return n > 0 && (size_t)n < size ? n : -1;
+}
+
+static ssize_t
+build_v2(const struct addr *src, unsigned sport, const struct addr *dst,
+    unsigned dport, unsigned char *out, size_t size)
+{
+	size_t alen = src->family == AF_INET ? 4 : 16;
+	size_t len = src->family == 0 ? 0 : 2 * alen + 4;
+
+	if (size < 16 + len)
+		return -1;
+	memcpy(out, v2sig, sizeof(v2sig));
+	out[12] = src->family == 0 ? 0x20 : 0x21;	/* LOCAL or PROXY */
+	out[13] = src->family == 0 ? 0x00 : src->family == AF_INET ? 0x11 :
+	    0x21;					/* TCP over IPv4, IPv6 */
+	out[14] = (unsigned char)(len >> 8);
+	out[15] = (unsigned char)len;
+	if (len == 0)
+		return 16;
+	memcpy(out + 16, src->bytes, alen);
+	memcpy(out + 16 + alen, dst->bytes, alen);
+	out[16 + 2 * alen] = (unsigned char)(sport >> 8);
+	out[17 + 2 * alen] = (unsigned char)sport;
+	out[18 + 2 * alen] = (unsigned char)(dport >> 8);
+	out[19 + 2 * alen] = (unsigned char)dport;
+	return (ssize_t)(16 + len);
+}
+
+ssize_t
+proxy_build(int version, const struct addr *src, unsigned sport,
+    const struct addr *dst, unsigned dport, char *out, size_t size)
+{
+	struct addr s = *src, d = *dst;
+
+	if (sport > 65535 || dport > 65535)
+		return -1;
+	if (s.family != 0 && d.family == 0) {
+		memset(&d, 0, sizeof(d));
+		d.family = s.family;
+		dport = 0;
+	}
+	if (s.family != 0)
+		same_family(&s, &d);
+	if (version == 1)
+		return build_v1(&s, sport, &d, dport, out, size);
+	if (version == 2)
+		return build_v2(&s, sport, &d, dport, (unsigned char *)out,
+		    size);
+	return -1;
 }

@@ -491,6 +491,7 @@ http_reason(int status)
 		const char	*reason;
 	} reasons[] = {
 		{ 101, "Switching Protocols" }, { 400, "Bad Request" },
+		{ 401, "Unauthorized" }, { 429, "Too Many Requests" },
 		{ 403, "Forbidden" }, { 404, "Not Found" },
 		{ 405, "Method Not Allowed" }, { 408, "Request Timeout" },
 		{ 414, "URI Too Long" }, { 417, "Expectation Failed" },

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "proxy.h"
 #include "rewrite.h"
 #include "session.h"
 #include "sig.h"
@@ -102,14 +103,17 @@ session_log(const struct session *s)
 		snprintf(status, sizeof(status), "%d", s->status);
 	/* a long path is cut, so that the fields after it stay on the line */
 	log_msg(LOG_INFO, "client=%s path=%.*s%s backend=%s status=%s up=%llu "
-	    "down=%llu secs=%.1f end=%s%s%s%s%s",
-	    s->peer[0] ? s->peer : "unknown",
+	    "down=%llu secs=%.1f end=%s%s%s%s%s%s%s%s%s", s->peer[0] ?
+	    s->peer : "unknown",
 	    s->path_len > 0 ? (int)(s->path_len < LOG_PATH_MAX ? s->path_len :
 	    LOG_PATH_MAX) : 1, s->path_len > 0 ? s->path : "-",
 	    s->path_len > LOG_PATH_MAX ? "..." : "",
 	    s->baddr[0] ? s->baddr : "-", status,
 	    (unsigned long long)s->upbytes, (unsigned long long)s->downbytes,
 	    secs, s->end != NULL ? s->end : "unknown", s->wsinfo,
+	    s->denied != NULL ? " denied=" : "",
+	    s->denied != NULL ? s->denied : "",
+	    s->via[0] != '\0' ? " via=" : "", s->via,
 	    s->why != NULL ? " reason=\"" : "",
 	    s->why != NULL ? s->why : "", s->why != NULL ? "\"" : "");
 }
@@ -157,4 +161,41 @@ addr_from_string(const char *ipstr, const char *port, struct addr *a,
 	if (port != NULL)
 		p = (unsigned)strtonum(port, 0, 65535, &errstr);
 	addr_format(a, p, ip, ipsize, peer, peersize);
+}
+
+/* The client's port, from the "ip:port" or "[ip]:port" of the log; a
+ * client read from X-Forwarded-For has none. */
+static unsigned
+client_port(const struct session *s)
+{
+	const char *colon = strrchr(s->peer, ':'), *errstr;
+	unsigned port;
+
+	if (s->via[0] != '\0' || colon == NULL || strchr(colon, ']') != NULL)
+		return 0;
+	port = (unsigned)strtonum(colon + 1, 0, 65535, &errstr);
+	return errstr == NULL ? port : 0;
+}
+
+ssize_t
+session_proxy_header(const struct session *s, char *out, size_t size)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	struct addr dst;
+	unsigned dport = 0;
+
+	memset(&dst, 0, sizeof(dst));
+	if (getsockname(STDIN_FILENO, (struct sockaddr *)&ss, &len) == 0) {
+		char ip[INET6_ADDRSTRLEN], peer[DIAL_ADDR_MAX];
+
+		addr_from_sockaddr((struct sockaddr *)&ss, &dst, ip,
+		    sizeof(ip), peer, sizeof(peer));
+		if (ss.ss_family == AF_INET)
+			dport = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+		else if (ss.ss_family == AF_INET6)
+			dport = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	}
+	return proxy_build(s->cfg->send_proxy, &s->addr, client_port(s),
+	    &dst, dport, out, size);
 }

@@ -26,6 +26,8 @@ struct session {
 	struct addr	 addr;		/* the client's, family 0: unknown */
 	char		 ip[INET6_ADDRSTRLEN];	/* for X-Forwarded-For */
 	char		 peer[DIAL_ADDR_MAX];	/* ip:port, for the log */
+	char		 via[INET6_ADDRSTRLEN];	/* the trusted proxy the
+					 * client came through, or "" */
 	char		 baddr[DIAL_ADDR_MAX];	/* the backend's */
 
 	/* the heads are read into the relay buffers, so that whatever
@@ -43,12 +45,14 @@ struct session {
 	char		 target[HTTP_MAX_LINE];	/* normalised */
 	size_t		 target_len;
 	const struct route	*route;
+	struct rules	*rules;		/* the route's */
 	const struct backend	*bend;
 
 	struct relay	 relay;
 	int		 status;	/* sent to the client; 0: none */
 	const char	*end;		/* why the session ended */
 	const char	*why;		/* the detail, for the log */
+	const char	*denied;	/* the rule that refused it */
 	int		 failed;
 	uint64_t	 upbytes, downbytes;
 	char		 wsinfo[384];	/* frame tracking's, for the log */
@@ -83,6 +87,11 @@ void	session_close(struct session *s);
 /* Shuts the client's write side, then reads and drops what it still sends
  * for a while, so that closing cannot reset away the answer. */
 void	session_linger(struct session *s);
+
+/* The PROXY header for the backend (--send-proxy): from the client (the
+ * real one, after --proxy-protocol or --trust-forwarded) to the address it
+ * connected to.  Its length, or -1. */
+ssize_t	session_proxy_header(const struct session *s, char *out, size_t size);
 
 void	addr_from_sockaddr(const struct sockaddr *sa, struct addr *a,
 	    char *ip, size_t ipsize, char *peer, size_t peersize);

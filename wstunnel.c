@@ -6,7 +6,7 @@
  *	client_open	who the client is; TLS on fd 0/1 when configured
  *	client_request	read and validate the upgrade request, pick a route
  *	plain_requests	--http: plain requests, answered one after another
- *	client_admit	--allow/--deny and --origin
+ *	client_admit	the route's rules: address, Origin, credentials
  *	backend_open	dial the route's backends in --balance order
  *	backend_exchange send the rewritten request, check the answer
  *	tunnel		relay until the session ends
@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "access.h"
+#include "admit.h"
 #include "balance.h"
 #include "config.h"
 #include "conn.h"
@@ -203,22 +204,11 @@ client_request(struct session *s)
 	return 0;
 }
 
+/* the route's rules: admit.c */
 static int
 client_admit(struct session *s)
 {
-	const struct config *cfg = s->cfg;
-
-	if (!access_allowed(cfg->allow, cfg->nallow, cfg->deny, cfg->ndeny,
-	    &s->addr))
-		return reply_error(s, 403, "client address not allowed", NULL);
-	if (cfg->norigins == 0 || s->ws.norigin == 0)
-		return 0;
-	if (s->ws.norigin > 1)
-		return reply_error(s, 403, "more than one Origin", NULL);
-	if (!origin_allowed(cfg->origins, cfg->norigins, s->ws.origin,
-	    s->ws.origin_len))
-		return reply_error(s, 403, "Origin not allowed", NULL);
-	return 0;
+	return admit_client(s);
 }
 
 static int backend_open(struct session *);
@@ -246,9 +236,12 @@ backend_open(struct session *s)
 	const struct route *r = s->route;
 	struct dial_opts o;
 	size_t order[ROUTE_MAX_BACKENDS], chosen;
+	char preface[PROXY_V2_MAX];
+	ssize_t n = 0;
 	int status;
 
-	if (s->cfg->state != NULL)
+	if (s->cfg->state != NULL && (s->cfg->balance == BALANCE_ROUNDROBIN ||
+	    s->cfg->balance == BALANCE_LEASTCONN))
 		state_order(s->cfg->balance, r, order);
 	else
 		balance_order(s->cfg->balance, r->nbackends,
@@ -257,6 +250,11 @@ backend_open(struct session *s)
 	o.tls_ctx = s->backend_tls_ctx;
 	o.sni = s->cfg->backend_sni;
 	o.insecure = s->cfg->backend_insecure;
+	if (s->cfg->send_proxy != 0 && (n = session_proxy_header(s, preface,
+	    sizeof(preface))) <= 0)
+		return reply_error(s, 500, "cannot build the PROXY header", NULL);
+	o.preface = preface;
+	o.preface_len = (size_t)n;
 	status = dial_route(r, order, &o, &s->backend, &chosen, s->baddr,
 	    sizeof(s->baddr));
 	if (status == DIAL_STOPPED)
@@ -466,10 +464,14 @@ main(int argc, char *argv[])
 		why = tls_setup(&s, &cfg, msg, sizeof(msg));
 	if (why == NULL && cfg.state != NULL)
 		why = state_open(cfg.state, msg, sizeof(msg));
+	if (why == NULL)
+		why = admit_open(&cfg, msg, sizeof(msg));
 	if (why != NULL)
 		return usage_error(why, stderr_ok);
-	if (cfg.check)
+	if (cfg.check) {
+		admit_close(&cfg);
 		return check_ok(stderr_ok);
+	}
 	setproctitle_init(argc, argv, environ);
 	return session_run(&s);
 }

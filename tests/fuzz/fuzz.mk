@@ -6,7 +6,8 @@
 #   make fuzz-regress           run each target once over its committed corpus
 #   make fuzz [FUZZ_SECONDS=60] fuzz each target on a copy of its corpus;
 #                               new inputs and crashes go to tests/fuzz/work/
-#   make fuzz-<name>            fuzz one target (request, response, url, proxy, reqbody)
+#   make fuzz-<name>            fuzz one target (request, response, url, proxy,
+#                               frame, reqbody, auth, xff)
 #   make fuzz-clean             remove the binaries and tests/fuzz/work/
 #
 # FUZZ_IGNORE=name,... (environment) makes the named invariants non-fatal,
@@ -21,7 +22,7 @@ FUZZ_TIMEOUT	?= 10
 # absolute, as the runs happen in their scratch directories
 FUZZ_DIR	= $(CURDIR)/tests/fuzz
 FUZZ_WORK	= $(FUZZ_DIR)/work
-FUZZ_NAMES	= request response url proxy frame reqbody
+FUZZ_NAMES	= request response url proxy frame reqbody auth xff
 FUZZ_BINS	= $(FUZZ_NAMES:%=tests/fuzz/fuzz_%)
 # the pure units, compiled with the sanitizers into every target
 FUZZ_SRCS	= $(PURE:%.o=%.c)
@@ -42,12 +43,16 @@ FUZZ_MAXLEN_url		= 1024
 FUZZ_MAXLEN_proxy	= 4400
 FUZZ_MAXLEN_frame	= 4096
 FUZZ_MAXLEN_reqbody	= 4096
+FUZZ_MAXLEN_auth		= 2048
+FUZZ_MAXLEN_xff		= 1024
 FUZZ_DICT_request	= http.dict
 FUZZ_DICT_response	= http.dict
 FUZZ_DICT_url		= url.dict
 FUZZ_DICT_proxy		= proxy.dict
 FUZZ_DICT_frame		= frame.dict
 FUZZ_DICT_reqbody	= http.dict
+FUZZ_DICT_auth		= auth.dict
+FUZZ_DICT_xff		= xff.dict
 
 fuzz-build: $(FUZZ_BINS)
 

@@ -169,9 +169,121 @@ test_v2(void)
 	CHECK_INT(proxy_more("", 0), 15, "first read: the shortest header");
 }
 
+static struct addr
+addr_of(const char *s)
+{
+	struct addr a;
+
+	memset(&a, 0, sizeof(a));
+	if (s == NULL)
+		return a;
+	if (inet_pton(AF_INET, s, a.bytes) == 1)
+		a.family = AF_INET;
+	else if (inet_pton(AF_INET6, s, a.bytes) == 1)
+		a.family = AF_INET6;
+	return a;
+}
+
+static const struct {
+	const char	*src, *dst;
+	unsigned	 sport, dport;
+	const char	*want;		/* v1 */
+} builds_v1[] = {
+	{ "192.0.2.7", "10.0.0.1", 51234, 80,
+	    "PROXY TCP4 192.0.2.7 10.0.0.1 51234 80\r\n" },
+	{ "2001:db8::1", "::1", 0, 65535,
+	    "PROXY TCP6 2001:db8::1 ::1 0 65535\r\n" },
+	/* one of each family: the IPv4 one is written IPv4-mapped */
+	{ "192.0.2.7", "2001:db8::2", 1, 2,
+	    "PROXY TCP6 ::ffff:192.0.2.7 2001:db8::2 1 2\r\n" },
+	{ "2001:db8::1", "10.0.0.1", 1, 2,
+	    "PROXY TCP6 2001:db8::1 ::ffff:10.0.0.1 1 2\r\n" },
+	/* the local side not known (a pipe): the family's any address */
+	{ "192.0.2.7", NULL, 5, 9, "PROXY TCP4 192.0.2.7 0.0.0.0 5 0\r\n" },
+	{ NULL, "10.0.0.1", 5, 9, "PROXY UNKNOWN\r\n" },
+	{ NULL, NULL, 0, 0, "PROXY UNKNOWN\r\n" },
+};
+
+static void
+test_build_v1(void)
+{
+	struct proxy_info pi;
+	struct addr src, dst;
+	char out[PROXY_V2_MAX];
+	size_t i;
+
+	for (i = 0; i < sizeof(builds_v1) / sizeof(builds_v1[0]); i++) {
+		ssize_t n;
+
+		src = addr_of(builds_v1[i].src);
+		dst = addr_of(builds_v1[i].dst);
+		n = proxy_build(1, &src, builds_v1[i].sport, &dst,
+		    builds_v1[i].dport, out, sizeof(out));
+		CHECK(n > 0, "build v1 row %zu", i);
+		if (n <= 0)
+			continue;
+		CHECK_MEM(out, (size_t)n, builds_v1[i].want, "build v1 row %zu",
+		    i);
+		/* what wstunnel sends, wstunnel's own parser reads back */
+		CHECK_INT(proxy_parse(out, (size_t)n, &pi), (int)n,
+		    "build v1 row %zu parses", i);
+		CHECK_INT(pi.port, builds_v1[i].src != NULL ?
+		    builds_v1[i].sport : 0, "build v1 row %zu port", i);
+	}
+	src = addr_of("192.0.2.7");
+	dst = addr_of("10.0.0.1");
+	CHECK_INT(proxy_build(1, &src, 1, &dst, 2, out, 20), -1,
+	    "v1 does not fit");
+	CHECK_INT(proxy_build(3, &src, 1, &dst, 2, out, sizeof(out)), -1,
+	    "version 3");
+}
+
+static void
+test_build_v2(void)
+{
+	static const unsigned char tcp4[] = {
+		'\r', '\n', '\r', '\n', 0, '\r', '\n', 'Q', 'U', 'I', 'T', '\n',
+		0x21, 0x11, 0x00, 0x0c, 192, 0, 2, 7, 10, 0, 0, 1,
+		0xc8, 0x22, 0x00, 0x50
+	};
+	static const unsigned char local[] = {
+		'\r', '\n', '\r', '\n', 0, '\r', '\n', 'Q', 'U', 'I', 'T', '\n',
+		0x20, 0x00, 0x00, 0x00
+	};
+	struct proxy_info pi;
+	struct addr src = addr_of("192.0.2.7"), dst = addr_of("10.0.0.1");
+	unsigned char out[PROXY_V2_MAX];
+	ssize_t n;
+
+	n = proxy_build(2, &src, 51234, &dst, 80, (char *)out, sizeof(out));
+	CHECK_INT(n, (int)sizeof(tcp4), "v2 TCP4 length");
+	CHECK(n == sizeof(tcp4) && memcmp(out, tcp4, sizeof(tcp4)) == 0,
+	    "v2 TCP4 bytes");
+	CHECK_INT(proxy_parse((char *)out, (size_t)n, &pi), (int)n,
+	    "v2 TCP4 parses");
+	CHECK_INT(pi.port, 51234, "v2 TCP4 port");
+	src = addr_of("2001:db8::1");
+	n = proxy_build(2, &src, 1, &dst, 2, (char *)out, sizeof(out));
+	CHECK_INT(n, 16 + 36, "v2 TCP6 length");
+	CHECK_INT(out[13], 0x21, "v2 TCP6 family");
+	CHECK_INT(out[15], 36, "v2 TCP6 address length");
+	CHECK(memcmp(out + 16 + 16, "\0\0\0\0\0\0\0\0\0\0\xff\xff\x0a\0\0\x01",
+	    16) == 0, "v2 TCP6: the IPv4 side mapped");
+	CHECK_INT(proxy_parse((char *)out, (size_t)n, &pi), (int)n,
+	    "v2 TCP6 parses");
+	memset(&src, 0, sizeof(src));
+	n = proxy_build(2, &src, 0, &dst, 0, (char *)out, sizeof(out));
+	CHECK(n == sizeof(local) && memcmp(out, local, sizeof(local)) == 0,
+	    "v2 LOCAL bytes");
+	CHECK_INT(proxy_build(2, &dst, 1, &dst, 2, (char *)out, 27), -1,
+	    "v2 does not fit");
+}
+
 int
 main(void)
 {
+	test_build_v1();
+	test_build_v2();
 	test_v1();
 	test_v1_found();
 	test_v1_too_long();
