@@ -71,12 +71,12 @@ endif
 
 # the pure units: parsers and head builders, also linked into the tests
 PURE		= http.o body.o rewrite.o route.o access.o balance.o proxy.o
-OBJS		= wstunnel.o config.o session.o backend.o dial.o conn.o \
+OBJS		= wstunnel.o config.o session.o backend.o dial.o conn.o status.o \
 		  relay.o log.o tlsmod.o state.o $(PURE)
 MODULE		= wstunnel-tls.so
 UNIT_TESTS	= tests/unit/test_http tests/unit/test_route \
 		  tests/unit/test_rewrite tests/unit/test_access \
-		  tests/unit/test_proxy
+		  tests/unit/test_proxy tests/unit/test_balance
 
 all: wstunnel $(MODULE)
 

@@ -12,7 +12,9 @@ enum {
 	OPT_ALLOW, OPT_DENY, OPT_TLS_CERT, OPT_TLS_KEY, OPT_TLS_CLIENT_CA,
 	OPT_BACKEND_CA, OPT_BACKEND_INSECURE, OPT_BACKEND_CERT,
 	OPT_BACKEND_KEY, OPT_BACKEND_SNI, OPT_BALANCE, OPT_STATE,
-	OPT_PROXY_PROTOCOL, OPT_LOG, OPT_CHECK, OPT_NO_SPLICE, OPT_BUSY_POLL, OPT_VERSION
+	OPT_PROXY_PROTOCOL, OPT_LOG, OPT_CHECK, OPT_NO_SPLICE, OPT_BUSY_POLL, OPT_VERSION,
+	/* balancing that runs for months: health, draining, status */
+	OPT_RETRY_AFTER, OPT_STATUS, OPT_DRAIN, OPT_UNDRAIN
 };
 
 static const struct option options[] = {
@@ -43,6 +45,10 @@ static const struct option options[] = {
 	{ "busy-poll", required_argument, NULL, OPT_BUSY_POLL },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "retry-after", required_argument, NULL, OPT_RETRY_AFTER },
+	{ "status", optional_argument, NULL, OPT_STATUS },
+	{ "drain", required_argument, NULL, OPT_DRAIN },
+	{ "undrain", required_argument, NULL, OPT_UNDRAIN },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -82,7 +88,11 @@ config_usage(void)
 	    "  --backend-cert FILE --backend-key FILE  certificate for backends\n"
 	    "  --backend-sni NAME      name sent to and verified on backends\n"
 	    "  --balance METHOD        first random roundrobin leastconn source\n"
-	    "  --state FILE            state shared by roundrobin, leastconn\n"
+	    "  --state FILE            state shared by the processes: turns,\n"
+	    "                          open tunnels, down and draining backends\n"
+	    "  --retry-after S         skip a backend that failed for S s (10)\n"
+	    "  --status[=prometheus] --state FILE  print the backends' state\n"
+	    "  --drain URL, --undrain URL --state FILE  new tunnels avoid URL\n"
 	    "  --proxy-protocol        expect a PROXY v1/v2 header first\n"
 	    "  --log syslog|stderr|FILE  (syslog)\n"
 	    "  --no-splice             relay through buffers, never splice()\n"
@@ -164,6 +174,29 @@ add_origin(struct config *cfg, const char *arg)
 	return origin_parse(arg, strlen(arg), &cfg->origins[cfg->norigins - 1]);
 }
 
+/* The options of --state's health, draining and status. */
+static const char *
+set_admin(struct config *cfg, int opt, const char *arg)
+{
+	switch (opt) {
+	case OPT_RETRY_AFTER:
+		return parse_seconds(arg, 0, 3600000, &cfg->retry_ms);
+	case OPT_STATUS:
+		if (arg == NULL || strcmp(arg, "table") == 0)
+			cfg->status = STATUS_TABLE;
+		else if (strcmp(arg, "prometheus") == 0)
+			cfg->status = STATUS_PROMETHEUS;
+		else
+			return "expected --status or --status=prometheus";
+		return NULL;
+	case OPT_DRAIN:
+	case OPT_UNDRAIN:
+		cfg->drain = (opt == OPT_DRAIN) ? 1 : -1;
+		return set_string(&cfg->drain_url, arg);
+	}
+	return "unknown option";
+}
+
 static const char *
 set_option(struct config *cfg, int opt, const char *arg)
 {
@@ -211,6 +244,11 @@ set_option(struct config *cfg, int opt, const char *arg)
 		cfg->busy_us = (int)strtonum(arg, 0, 1000000, &errstr);
 		return errstr != NULL ? "not a number of microseconds from 0 "
 		    "to 1000000" : NULL;
+	case OPT_RETRY_AFTER:
+	case OPT_STATUS:
+	case OPT_DRAIN:
+	case OPT_UNDRAIN:
+		return set_admin(cfg, opt, arg);
 	case OPT_BALANCE:
 		if ((b = balance_parse(arg)) == -1)
 			return "expected first, random, roundrobin, leastconn "
@@ -284,9 +322,6 @@ check_combinations(struct config *cfg)
 	if ((cfg->balance == BALANCE_ROUNDROBIN ||
 	    cfg->balance == BALANCE_LEASTCONN) && cfg->state == NULL)
 		return "--balance roundrobin and leastconn need --state FILE";
-	if (cfg->state != NULL && cfg->balance != BALANCE_ROUNDROBIN &&
-	    cfg->balance != BALANCE_LEASTCONN)
-		return "--state is for --balance roundrobin or leastconn";
 	/* a certificate file may hold its key, as with stunnel */
 	if (cfg->tls_cert != NULL && cfg->tls_key == NULL &&
 	    (cfg->tls_key = strdup(cfg->tls_cert)) == NULL)
@@ -310,6 +345,7 @@ config_parse(int argc, char *argv[], struct config *cfg, char *msg,
 	cfg->close_ms = 5000;
 	cfg->max_head = 16384;
 	cfg->balance = BALANCE_RANDOM;
+	cfg->retry_ms = 10000;
 	opterr = 0;	/* fd 2 may be the client: messages are ours */
 	while ((opt = getopt_long(argc, argv, ":hv", options, NULL)) != -1) {
 		if (opt == '?' && optopt != 0)
@@ -332,6 +368,15 @@ config_parse(int argc, char *argv[], struct config *cfg, char *msg,
 	}
 	if (cfg->help || cfg->version)
 		return NULL;
+	if (cfg->status != 0 || cfg->drain != 0) {
+		if (cfg->state == NULL || optind < argc ||
+		    (cfg->status != 0 && cfg->drain != 0)) {
+			snprintf(msg, msgsize, "--status, --drain and --undrain "
+			    "take --state FILE and nothing else");
+			return msg;
+		}
+		return NULL;
+	}
 	for (; optind < argc; optind++)
 		if ((why = add_route(cfg, argv[optind], msg, msgsize)) != NULL)
 			return why;

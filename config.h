@@ -8,6 +8,8 @@
 #include "balance.h"
 #include "route.h"
 
+enum { STATUS_TABLE = 1, STATUS_PROMETHEUS };
+
 struct config {
 	struct route	*routes;
 	size_t		 nroutes;
@@ -30,6 +32,10 @@ struct config {
 	int		 no_splice;
 	int		 busy_us;	/* --busy-poll */
 	int		 backend_tls;	/* some backend is wss:// */
+	int		 retry_ms;	/* --retry-after */
+	int		 status;	/* --status: STATUS_TABLE, ... */
+	int		 drain;		/* 1: --drain, -1: --undrain */
+	char		*drain_url;
 };
 
 /*

@@ -20,11 +20,12 @@ struct dial_opts {
 };
 
 /*
- * Tries the backends of r in the given order, each at most once.  0 with c
- * connected (and *chosen, addr set), else the status for the client: 504
- * when every attempt timed out, 502 otherwise.
+ * Tries the backends order[0..n) of r, each at most once; a failure is
+ * recorded in the --state file, and so is the backend that answered.  0
+ * with c connected (and *chosen, addr set), else the status for the
+ * client: 504 when every attempt timed out, 502 otherwise.
  */
-int	dial_route(const struct route *r, const size_t *order,
+int	dial_route(const struct route *r, const size_t *order, size_t n,
 	    const struct dial_opts *o, struct conn *c, size_t *chosen,
 	    char *addr, size_t addrsize);
 

@@ -36,6 +36,7 @@
 #include "route.h"
 #include "session.h"
 #include "state.h"
+#include "status.h"
 #include "tls.h"
 #include "util.h"
 #include "version.h"
@@ -205,27 +206,22 @@ backend_open(struct session *s)
 {
 	const struct route *r = s->route;
 	struct dial_opts o;
-	size_t order[ROUTE_MAX_BACKENDS], chosen;
+	size_t order[ROUTE_MAX_BACKENDS], chosen, n;
 	int status;
 
-	if (s->cfg->state != NULL)
-		state_order(s->cfg->balance, r, order);
-	else
-		balance_order(s->cfg->balance, r->nbackends,
-		    s->addr.family != 0 ? s->ip : NULL, order);
+	n = state_order(s->cfg->balance, r, s->addr.family != 0 ? s->ip :
+	    NULL, order);
 	o.connect_ms = s->cfg->connect_ms;
 	o.tls_ctx = s->backend_tls_ctx;
 	o.sni = s->cfg->backend_sni;
 	o.insecure = s->cfg->backend_insecure;
-	status = dial_route(r, order, &o, &s->backend, &chosen, s->baddr,
+	status = dial_route(r, order, n, &o, &s->backend, &chosen, s->baddr,
 	    sizeof(s->baddr));
 	if (status != 0) {
 		log_msg(LOG_ERR, "route %s: no backend reachable", r->path);
 		return reply_error(s, status, "no backend reachable", NULL);
 	}
 	s->bend = &r->backends[chosen];
-	if (s->cfg->state != NULL && chosen != order[0])
-		state_use(r, chosen);
 	setproctitle("%s -> %s", s->peer, s->baddr);
 	return 0;
 }
@@ -378,8 +374,11 @@ main(int argc, char *argv[])
 	}
 	if (why == NULL)
 		why = tls_setup(&s, &cfg, msg, sizeof(msg));
+	if (why == NULL && (cfg.status != 0 || cfg.drain != 0))
+		return status_main(&cfg, stderr_ok);
 	if (why == NULL && cfg.state != NULL)
-		why = state_open(cfg.state, msg, sizeof(msg));
+		why = state_open(cfg.state, STATE_SERVE, cfg.retry_ms, msg,
+		    sizeof(msg));
 	if (why != NULL)
 		return usage_error(why, stderr_ok);
 	if (cfg.check) {
