@@ -139,24 +139,26 @@ balance_wrr(const struct balance_peer *p, const size_t *idx, size_t n,
 	return idx[best];
 }
 
-/* The tier tried: up and not draining; else not draining; else all. */
-static size_t
-tier(const struct balance_peer *p, size_t n, size_t *idx)
+/*
+ * The classes of backends, in the order they are tried: up, then up but
+ * draining (only when every other one failed: better than a 502), then,
+ * only when every backend of the route is down, the down ones.
+ */
+static int
+class_of(const struct balance_peer *p)
 {
-	size_t i, k = 0;
+	return (p->down ? 2 : 0) + (p->draining ? 1 : 0);
+}
+
+/* The backends of class c into idx[k...); the new k. */
+static size_t
+gather(const struct balance_peer *p, size_t n, int c, size_t *idx, size_t k)
+{
+	size_t i;
 
 	for (i = 0; i < n; i++)
-		if (!p[i].down && !p[i].draining)
+		if (class_of(&p[i]) == c)
 			idx[k++] = i;
-	if (k > 0)
-		return k;
-	for (i = 0; i < n; i++)
-		if (!p[i].draining)
-			idx[k++] = i;
-	if (k > 0)
-		return k;
-	for (i = 0; i < n; i++)
-		idx[k++] = i;
 	return k;
 }
 
@@ -219,36 +221,53 @@ order_source(const struct balance_peer *p, size_t *idx, size_t k,
 		}
 }
 
+/* idx[0..k) put in the method's order. */
+static void
+order_by(enum balance method, const struct balance_peer *p, size_t *idx,
+    size_t k, const char *client, uint32_t turn, uint32_t (*rnd)(uint32_t))
+{
+	size_t i, j;
+
+	switch (method) {
+	case BALANCE_FIRST:
+		break;
+	case BALANCE_RANDOM:
+		order_random(p, idx, k, rnd);
+		break;
+	case BALANCE_ROUNDROBIN:
+		order_turn(p, idx, k, turn);
+		break;
+	case BALANCE_LEASTCONN:
+		/* fewest per weight first; ties keep the round-robin order */
+		order_turn(p, idx, k, turn);
+		for (i = 1; i < k; i++)
+			for (j = i; j > 0 && less_loaded(&p[idx[j]],
+			    &p[idx[j - 1]]); j--)
+				swap_index(&idx[j], &idx[j - 1]);
+		break;
+	case BALANCE_SOURCE:
+		order_source(p, idx, k, client != NULL ? client : "");
+		break;
+	}
+}
+
 size_t
 balance_order(enum balance method, const struct balance_peer *p, size_t n,
     const char *client, uint32_t turn, uint32_t (*rnd)(uint32_t),
     size_t *order)
 {
-	size_t i, j, k;
+	size_t k = 0;
+	int c;
 
 	if (n > MAX_PEERS)
 		n = MAX_PEERS;
-	k = tier(p, n, order);
-	switch (method) {
-	case BALANCE_FIRST:
-		break;
-	case BALANCE_RANDOM:
-		order_random(p, order, k, rnd);
-		break;
-	case BALANCE_ROUNDROBIN:
-		order_turn(p, order, k, turn);
-		break;
-	case BALANCE_LEASTCONN:
-		/* fewest per weight first; ties keep the round-robin order */
-		order_turn(p, order, k, turn);
-		for (i = 1; i < k; i++)
-			for (j = i; j > 0 && less_loaded(&p[order[j]],
-			    &p[order[j - 1]]); j--)
-				swap_index(&order[j], &order[j - 1]);
-		break;
-	case BALANCE_SOURCE:
-		order_source(p, order, k, client != NULL ? client : "");
-		break;
+	for (c = 0; c < 4; c++) {
+		size_t from = k;
+
+		if (c == 2 && k > 0)
+			break;		/* some are up: the down ones wait */
+		k = gather(p, n, c, order, k);
+		order_by(method, p, order + from, k - from, client, turn, rnd);
 	}
 	return k;
 }

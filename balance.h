@@ -39,10 +39,10 @@ const char *balance_weight(const char *s, size_t len, size_t *urllen,
 
 /*
  * order[0..ret) gets the backends of p[0..n) to try, best first: those up
- * and not draining; when there is none, every one not draining; when every
- * one drains, all.  client is the client's address without its port (NULL
- * when unknown), turn the route's round-robin turn, rnd(k) a uniform random
- * number below k.
+ * and not draining in the method's order, then those up but draining; only
+ * when every one is down, all of them (the draining ones last).  client is
+ * the client's address without its port (NULL when unknown), turn the
+ * route's round-robin turn, rnd(k) a uniform random number below k.
  */
 size_t	balance_order(enum balance method, const struct balance_peer *p,
 	    size_t n, const char *client, uint32_t turn,

@@ -237,7 +237,7 @@ entry_of(const char *route, const char *url)
 {
 	struct state_entry *e;
 	int64_t drain = 0;
-	int i, free_at = -1;
+	int i, free_at = -1, drained = -1;
 
 	for (i = 0; i < STATE_ENTRIES; i++) {
 		e = &st->entries[i];
@@ -250,9 +250,14 @@ entry_of(const char *route, const char *url)
 			return i;
 		/* a backend drained before this route first used it */
 		if (strncmp(e->url, url, sizeof(e->url) - 1) == 0 &&
-		    e->drain_since != 0)
+		    e->drain_since != 0) {
 			drain = e->drain_since;
+			if (e->route[0] == '\0')
+				drained = i;
+		}
 	}
+	if (drained != -1)	/* --drain's entry, now the route's */
+		free_at = drained;
 	if (free_at == -1)
 		return -1;
 	e = &st->entries[free_at];

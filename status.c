@@ -87,31 +87,44 @@ print_label(const char *name, const char *s)
 	putchar('"');
 }
 
-/* One metric family: HELP, TYPE, then a sample per backend. */
+enum metric { M_OPEN, M_SERVED, M_FAILURES, M_UP, M_DRAINING, M_SINCE };
+
+static unsigned long long
+metric_value(const struct state_view *v, enum metric which, int64_t now)
+{
+	switch (which) {
+	case M_OPEN:
+		return v->open;
+	case M_SERVED:
+		return v->served;
+	case M_FAILURES:
+		return v->failures;
+	case M_UP:
+		return !(v->down_until > now);
+	case M_DRAINING:
+		return v->drain_since != 0;
+	case M_SINCE:
+		return (unsigned long long)since(v, now) / 1000;
+	}
+	return 0;
+}
+
+/* One metric family: HELP, TYPE, then a sample per backend (the format
+ * wants a family's samples together). */
 static void
 print_family(const char *name, const char *type, const char *help,
-    int which, int64_t now)
+    enum metric which, int64_t now)
 {
 	size_t i;
 
 	printf("# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 	for (i = 0; i < nviews; i++) {
-		const struct state_view *v = &views[i];
-		unsigned long long x = 0;
-
-		switch (which) {
-		case 0: x = v->open; break;
-		case 1: x = v->served; break;
-		case 2: x = v->failures; break;
-		case 3: x = !(v->down_until > now); break;
-		case 4: x = v->drain_since != 0; break;
-		case 5: x = (unsigned long long)since(v, now) / 1000; break;
-		}
 		printf("%s{", name);
-		print_label("route", v->route[0] != '\0' ? v->route : "*");
+		print_label("route", views[i].route[0] != '\0' ?
+		    views[i].route : "*");
 		putchar(',');
-		print_label("backend", v->url);
-		printf("} %llu\n", x);
+		print_label("backend", views[i].url);
+		printf("} %llu\n", metric_value(&views[i], which, now));
 	}
 }
 
@@ -120,20 +133,21 @@ static void
 print_prometheus(int64_t now)
 {
 	print_family("wstunnel_backend_open_tunnels", "gauge",
-	    "Tunnels open to the backend now.", 0, now);
+	    "Tunnels open to the backend now.", M_OPEN, now);
 	print_family("wstunnel_backend_served_total", "counter",
-	    "Tunnels connected to the backend.", 1, now);
+	    "Tunnels connected to the backend.", M_SERVED, now);
 	print_family("wstunnel_backend_failures_total", "counter",
-	    "Connects and TLS handshakes to the backend that failed.", 2,
-	    now);
+	    "Connects and TLS handshakes to the backend that failed.",
+	    M_FAILURES, now);
 	print_family("wstunnel_backend_up", "gauge",
 	    "0 while the backend is skipped after a failure (--retry-after).",
-	    3, now);
+	    M_UP, now);
 	print_family("wstunnel_backend_draining", "gauge",
-	    "1 while the backend is drained (--drain).", 4, now);
+	    "1 while the backend is drained (--drain).", M_DRAINING,
+	    now);
 	print_family("wstunnel_backend_state_since_seconds", "gauge",
 	    "Unix time the backend went down or began draining, 0 if neither.",
-	    5, now);
+	    M_SINCE, now);
 }
 
 static int

@@ -33,9 +33,9 @@
  *     origin_allowed() agrees with a reference comparison;
  *   - balance_order(), for up to 64 backends whose weights, open tunnels,
  *     down and draining states are the input's first bytes, and line 4 as
- *     the client: each backend at most once, exactly those of the tier
- *     that is tried (up; else not draining; else all), the same order each
- *     time for the same inputs.
+ *     the client: each backend at most once, exactly those tried (the
+ *     down ones only when all are down), up before draining before down,
+ *     the same order each time for the same inputs.
  */
 #include <arpa/inet.h>
 #include <stdint.h>
@@ -444,23 +444,19 @@ rnd_fixed(uint32_t below)
 	return below / 2;
 }
 
-/* Which peers the tier rule lets in: up and not draining, else not
- * draining, else all (balance.h). */
+/* The class balance.h tries a peer in: 0 up, 1 up but draining, 2 down,
+ * 3 down and draining; -1 when it is not tried (down while another is up). */
 static int
-in_tier(const struct balance_peer *p, size_t nb, size_t i)
+class_of(const struct balance_peer *p, size_t nb, size_t i)
 {
 	size_t j;
-	int any_up = 0, any_live = 0;
+	int any_up = 0;
 
-	for (j = 0; j < nb; j++) {
-		any_up |= !p[j].down && !p[j].draining;
-		any_live |= !p[j].draining;
-	}
-	if (any_up)
-		return !p[i].down && !p[i].draining;
-	if (any_live)
-		return !p[i].draining;
-	return 1;
+	for (j = 0; j < nb; j++)
+		any_up |= !p[j].down;
+	if (p[i].down && any_up)
+		return -1;
+	return (p[i].down ? 2 : 0) + (p[i].draining ? 1 : 0);
 }
 
 static void
@@ -493,7 +489,7 @@ check_balance(const uint8_t *d, size_t n)
 		p[i].draining = (b & 6) == 6;
 	}
 	for (i = 0; i < nb; i++)
-		want += (size_t)in_tier(p, nb, i);
+		want += class_of(p, nb, i) >= 0;
 	l = line(d, n, 3, &len);
 	client = cstring(l, len);
 	k = balance_order((enum balance)m, p, nb, len > 0 ? client : NULL,
@@ -501,7 +497,9 @@ check_balance(const uint8_t *d, size_t n)
 	CHECK("balance-tier-size", k == want && k >= 1);
 	for (i = 0; i < k; i++) {
 		CHECK("balance-distinct", order[i] < nb && !seen[order[i]]);
-		CHECK("balance-tier", in_tier(p, nb, order[i]));
+		CHECK("balance-class", class_of(p, nb, order[i]) >= 0 &&
+		    (i == 0 || class_of(p, nb, order[i - 1]) <=
+		    class_of(p, nb, order[i])));
 		seen[order[i]] = 1;
 	}
 	/* with the same inputs, the same order (rnd is fixed here) */

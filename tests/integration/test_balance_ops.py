@@ -306,6 +306,21 @@ def test_drain_keeps_open_tunnels_and_status_goes_to_zero(echo_backend,
         s.close()
 
 
+def test_a_drained_backend_still_serves_when_the_others_fail(echo_backend,
+                                                            tmp_path):
+    """Draining avoids a backend; it is no reason for a 502 while it runs."""
+    live = named_backends(echo_backend, 1)[0]
+    dead = wslib.free_port()
+    state = str(tmp_path / "state")
+    assert admin("--drain", url(live), "--state", state).returncode == 0
+    args = ["--balance", "roundrobin", "--state", state,
+            f"ws://127.0.0.1:{dead},{url(live)}"]
+    for _ in range(2):
+        who, err, code = session(args)
+        assert who == 0 and code == 0, err
+    assert table(state)[url(live)][1:] == (2, 0, "draining")
+
+
 def test_status_after_kill_9_and_in_prometheus_format(raw_backend, activated,
                                                      tmp_path):
     a, b = raw_backend(), raw_backend()

@@ -92,8 +92,8 @@ test_wrr(void)
 	CHECK(balance_wrr(p, idx, 3, 0xffffffffu) < 3, "turn 2^32-1");
 }
 
-/* Which backends are tried: up and not draining, else every one not
- * draining, else all. */
+/* Which backends are tried, in which order: up, then up but draining;
+ * the down ones only when every one is down, the draining ones last. */
 static void
 test_tiers(void)
 {
@@ -105,10 +105,12 @@ test_tiers(void)
 		{ { 0, 1, 0 }, { 0, 0, 0 }, 2, { 0, 2 } },
 		{ { 1, 1, 0 }, { 0, 0, 0 }, 1, { 2 } },
 		{ { 1, 1, 1 }, { 0, 0, 0 }, 3, { 0, 1, 2 } },
-		{ { 0, 0, 0 }, { 1, 0, 0 }, 2, { 1, 2 } },
-		{ { 1, 0, 0 }, { 0, 1, 1 }, 1, { 0 } },
+		{ { 0, 0, 0 }, { 1, 0, 0 }, 3, { 1, 2, 0 } },
+		{ { 1, 0, 0 }, { 0, 1, 1 }, 2, { 1, 2 } },
 		{ { 0, 0, 0 }, { 1, 1, 1 }, 3, { 0, 1, 2 } },
-		{ { 1, 0, 1 }, { 0, 1, 0 }, 2, { 0, 2 } },
+		{ { 1, 0, 1 }, { 0, 1, 0 }, 1, { 1 } },
+		{ { 1, 1, 1 }, { 1, 0, 0 }, 3, { 1, 2, 0 } },
+		{ { 0, 1, 0 }, { 1, 0, 0 }, 2, { 2, 0 } },
 	};
 	size_t i, j, order[8];
 
