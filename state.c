@@ -334,9 +334,12 @@ hold(int i)
 	my_entry = i;
 }
 
-/* What every process knows of the backends of r, into p (under the lock). */
+/* What every process knows of the backends of r, into p (under the lock);
+ * the open tunnels only when they matter, since counting costs a probe
+ * per tunnel. */
 static void
-state_peers(const struct route *r, struct balance_peer *p, int *entry)
+state_peers(const struct route *r, int count, struct balance_peer *p,
+    int *entry)
 {
 	int64_t now = wall_ms();
 	size_t i;
@@ -350,7 +353,7 @@ state_peers(const struct route *r, struct balance_peer *p, int *entry)
 			continue;
 		e = &st->entries[entry[i]];
 		until = __atomic_load_n(&e->down_until, __ATOMIC_RELAXED);
-		p[i].open = probe(entry[i], NULL);
+		p[i].open = count ? probe(entry[i], NULL) : 0;
 		p[i].down = until > now;
 		p[i].draining = e->drain_since != 0;
 		if (until != 0 && until <= now)
@@ -378,7 +381,7 @@ state_order(enum balance method, const struct route *r, const char *client,
 		return balance_order(method, p, r->nbackends, client, 0,
 		    arc4random_uniform, order);
 	flock(st_fd, LOCK_EX);
-	state_peers(r, p, entry);
+	state_peers(r, method == BALANCE_LEASTCONN, p, entry);
 	turn = next_turn(r);
 	n = balance_order(method, p, r->nbackends, client, turn,
 	    arc4random_uniform, order);
