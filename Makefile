@@ -76,14 +76,15 @@ PURE		= http.o body.o reqbody.o host.o rewrite.o route.o access.o \
 		  balance.o proxy.o frame.o negotiate.o track.o auth.o xff.o
 OBJS		= wstunnel.o config.o session.o backend.o httpx.o dial.o conn.o \
 		  relay.o wsrelay.o log.o sig.o tlsmod.o state.o admit.o limit.o \
-		  $(PURE)
+		  status.o $(PURE)
 MODULE		= wstunnel-tls.so
 UNIT_TESTS	= tests/unit/test_http tests/unit/test_route \
 		  tests/unit/test_rewrite tests/unit/test_access \
 		  tests/unit/test_proxy tests/unit/test_frame \
 		  tests/unit/test_negotiate tests/unit/test_track \
 		  tests/unit/test_reqbody tests/unit/test_plain \
-		  tests/unit/test_auth tests/unit/test_xff
+		  tests/unit/test_auth tests/unit/test_xff \
+		  tests/unit/test_balance
 
 all: wstunnel $(MODULE)
 

@@ -18,7 +18,9 @@ enum {
 	OPT_HTTP, OPT_HTTP_ROUTE, OPT_HTTP_IDLE, OPT_HTTP_REQUESTS,
 	/* access rules (set_rule) */
 	OPT_AUTH_FILE, OPT_REALM, OPT_REQUIRE_ORIGIN, OPT_TRUST_FORWARDED,
-	OPT_SEND_PROXY, OPT_MAX_PER_CLIENT
+	OPT_SEND_PROXY, OPT_MAX_PER_CLIENT,
+	/* balancing that runs for months: health, draining, status */
+	OPT_RETRY_AFTER, OPT_STATUS, OPT_DRAIN, OPT_UNDRAIN
 };
 
 static const struct option options[] = {
@@ -63,6 +65,10 @@ static const struct option options[] = {
 	{ "max-per-client", required_argument, NULL, OPT_MAX_PER_CLIENT },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "retry-after", required_argument, NULL, OPT_RETRY_AFTER },
+	{ "status", optional_argument, NULL, OPT_STATUS },
+	{ "drain", required_argument, NULL, OPT_DRAIN },
+	{ "undrain", required_argument, NULL, OPT_UNDRAIN },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -110,7 +116,11 @@ config_usage(void)
 	    "  --backend-cert FILE --backend-key FILE  certificate for backends\n"
 	    "  --backend-sni NAME      name sent to and verified on backends\n"
 	    "  --balance METHOD        first random roundrobin leastconn source\n"
-	    "  --state FILE            state shared by roundrobin, leastconn\n"
+	    "  --state FILE            state shared by the processes: turns,\n"
+	    "                          open tunnels, down and draining backends\n"
+	    "  --retry-after S         skip a backend that failed for S s (10)\n"
+	    "  --status[=prometheus] --state FILE  print the backends' state\n"
+	    "  --drain URL, --undrain URL --state FILE  new tunnels avoid URL\n"
 	    "  --proxy-protocol        expect a PROXY v1/v2 header first\n"
 	    "  --log syslog|stderr|FILE  (syslog)\n"
 	    "  --no-splice             relay through buffers, never splice()\n"
@@ -261,6 +271,29 @@ set_ws_option(struct config *cfg, int opt, const char *arg)
 	return errstr != NULL ? "not a number of bytes from 1" : NULL;
 }
 
+/* The options of --state's health, draining and status. */
+static const char *
+set_admin(struct config *cfg, int opt, const char *arg)
+{
+	switch (opt) {
+	case OPT_RETRY_AFTER:
+		return parse_seconds(arg, 0, 3600000, &cfg->retry_ms);
+	case OPT_STATUS:
+		if (arg == NULL || strcmp(arg, "table") == 0)
+			cfg->status = STATUS_TABLE;
+		else if (strcmp(arg, "prometheus") == 0)
+			cfg->status = STATUS_PROMETHEUS;
+		else
+			return "expected --status or --status=prometheus";
+		return NULL;
+	case OPT_DRAIN:
+	case OPT_UNDRAIN:
+		cfg->drain = (opt == OPT_DRAIN) ? 1 : -1;
+		return set_string(&cfg->drain_url, arg);
+	}
+	return "unknown option";
+}
+
 static const char *
 set_option(struct config *cfg, int opt, const char *arg)
 {
@@ -318,6 +351,11 @@ set_option(struct config *cfg, int opt, const char *arg)
 	case OPT_HTTP_REQUESTS:
 		cfg->http_requests = (int)strtonum(arg, 1, 1000000, &errstr);
 		return errstr != NULL ? "not a number from 1 to 1000000" : NULL;
+	case OPT_RETRY_AFTER:
+	case OPT_STATUS:
+	case OPT_DRAIN:
+	case OPT_UNDRAIN:
+		return set_admin(cfg, opt, arg);
 	case OPT_BALANCE:
 		if ((b = balance_parse(arg)) == -1)
 			return "expected first, random, roundrobin, leastconn "
@@ -436,10 +474,6 @@ check_combinations(struct config *cfg)
 	if ((cfg->balance == BALANCE_ROUNDROBIN ||
 	    cfg->balance == BALANCE_LEASTCONN) && cfg->state == NULL)
 		return "--balance roundrobin and leastconn need --state FILE";
-	if (cfg->state != NULL && cfg->balance != BALANCE_ROUNDROBIN &&
-	    cfg->balance != BALANCE_LEASTCONN && cfg->max_per_client == 0)
-		return "--state is for --balance roundrobin or leastconn, or "
-		    "--max-per-client";
 	if (cfg->max_per_client != 0 && cfg->state == NULL)
 		return "--max-per-client needs --state FILE";
 	/* a certificate file may hold its key, as with stunnel */
@@ -568,10 +602,25 @@ config_parse(int argc, char *argv[], struct config *cfg, char *msg,
 	cfg->close_ms = 5000;
 	cfg->max_head = 16384;
 	cfg->balance = BALANCE_RANDOM;
+	cfg->retry_ms = 10000;
+	cfg->ws_pong_ms = 10000;
+	cfg->http_idle_ms = 15000;
+	cfg->http_requests = 100;
 	if ((cfg->rules = grow(NULL, &cfg->nrules, sizeof(*cfg->rules))) ==
 	    NULL)
 		return "out of memory";
 	why = parse_options(argc, argv, cfg, &ops, &nops, msg, msgsize);
+	if (why == NULL && !cfg->help && !cfg->version &&
+	    (cfg->status != 0 || cfg->drain != 0)) {
+		free(ops);
+		if (cfg->state == NULL || nops > 0 ||
+		    (cfg->status != 0 && cfg->drain != 0)) {
+			snprintf(msg, msgsize, "--status, --drain and --undrain "
+			    "take --state FILE and nothing else");
+			return msg;
+		}
+		return NULL;
+	}
 	for (i = 0; why == NULL && !cfg->help && !cfg->version && i < nops;
 	    i++)
 		why = add_route(cfg, ops[i], msg, msgsize);

@@ -9,6 +9,8 @@
 #include "balance.h"
 #include "route.h"
 
+enum { STATUS_TABLE = 1, STATUS_PROMETHEUS };
+
 struct config {
 	struct route	*routes;
 	size_t		 nroutes;
@@ -45,6 +47,10 @@ struct config {
 	size_t		 nhttp_routes;
 	int		 http_idle_ms;
 	int		 http_requests;
+	int		 retry_ms;	/* --retry-after */
+	int		 status;	/* --status: STATUS_TABLE, ... */
+	int		 drain;		/* 1: --drain, -1: --undrain */
+	char		*drain_url;
 };
 
 /*

@@ -11,6 +11,7 @@
 #include "dial.h"
 #include "log.h"
 #include "sig.h"
+#include "state.h"
 #include "tls.h"
 #include "util.h"
 
@@ -171,22 +172,25 @@ dial_backend(const struct backend *b, const struct dial_opts *o,
 }
 
 int
-dial_route(const struct route *r, const size_t *order,
+dial_route(const struct route *r, const size_t *order, size_t n,
     const struct dial_opts *o, struct conn *c, size_t *chosen, char *addr,
     size_t addrsize)
 {
 	size_t i;
 	int failed = 0;
 
-	for (i = 0; i < r->nbackends; i++) {
+	for (i = 0; i < n; i++) {
 		int res = dial_backend(&r->backends[order[i]], o, c, addr,
 		    addrsize);
 		if (res == 0) {
 			*chosen = order[i];
+			state_use(r, order[i]);
 			return 0;
 		}
 		if (res == DIAL_STOPPED)
 			return DIAL_STOPPED;
+		/* every process skips it for --retry-after */
+		state_failed(r, order[i]);
 		if (res == DIAL_FAILED)
 			failed = 1;
 	}

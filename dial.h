@@ -24,12 +24,14 @@ struct dial_opts {
 #define DIAL_STOPPED	(-3)	/* a stop signal came: no status */
 
 /*
- * Tries the backends of r in the given order, each at most once.  0 with c
- * connected (and *chosen, addr set), else the status for the client: 504
- * when every attempt timed out, 502 otherwise; or DIAL_STOPPED.  A name is
- * resolved to its end first: getaddrinfo() cannot be cut short.
+ * Tries the backends order[0..n) of r, each at most once; a failure is
+ * recorded in the --state file, and so is the backend that answered.  0
+ * with c connected (and *chosen, addr set), else the status for the
+ * client: 504 when every attempt timed out, 502 otherwise; or
+ * DIAL_STOPPED.  A name is resolved to its end first: getaddrinfo() cannot
+ * be cut short.
  */
-int	dial_route(const struct route *r, const size_t *order,
+int	dial_route(const struct route *r, const size_t *order, size_t n,
 	    const struct dial_opts *o, struct conn *c, size_t *chosen,
 	    char *addr, size_t addrsize);
 

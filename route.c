@@ -10,6 +10,7 @@
 #include <sys/un.h>
 
 #include "host.h"
+#include "balance.h"
 #include "route.h"
 #include "util.h"
 
@@ -233,6 +234,25 @@ backend_free(struct backend *b)
 	free(b->authority);
 }
 
+/* A backend URL with an optional ";weight=N" after it (balance.c). */
+static const char *
+backend_weighted(const char *s, size_t len, struct backend *b, char *msg,
+    size_t msgsize)
+{
+	const char *why;
+	size_t urllen;
+	unsigned weight;
+
+	if ((why = balance_weight(s, len, &urllen, &weight)) != NULL) {
+		snprintf(msg, msgsize, "backend URL %.*s: %s", (int)len, s, why);
+		return msg;
+	}
+	if ((why = backend_init(s, urllen, b, msg, msgsize)) != NULL)
+		return why;
+	b->weight = weight;
+	return NULL;
+}
+
 const char *
 route_parse(const char *arg, struct route *r, char *msg, size_t msgsize)
 {
@@ -278,7 +298,7 @@ route_parse(const char *arg, struct route *r, char *msg, size_t msgsize)
 	for (p = list; r->nbackends < n; p = comma + 1) {
 		if ((comma = strchr(p, ',')) == NULL)
 			comma = p + strlen(p);
-		if ((why = backend_init(p, comma - p,
+		if ((why = backend_weighted(p, comma - p,
 		    &r->backends[r->nbackends++], msg, msgsize)) != NULL)
 			return why;
 	}

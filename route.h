@@ -24,6 +24,7 @@ struct url {
 
 struct backend {
 	char		*url;		/* as written, for messages */
+	unsigned	 weight;	/* ";weight=N" after the URL, else 1 */
 	int		 tls;
 	int		 is_unix;
 	int		 numeric;	/* host is an IP literal: no resolver */

@@ -41,6 +41,7 @@
 #include "session.h"
 #include "sig.h"
 #include "state.h"
+#include "status.h"
 #include "tls.h"
 #include "util.h"
 #include "version.h"
@@ -235,27 +236,28 @@ backend_open(struct session *s)
 {
 	const struct route *r = s->route;
 	struct dial_opts o;
-	size_t order[ROUTE_MAX_BACKENDS], chosen;
+	size_t order[ROUTE_MAX_BACKENDS], chosen, n;
 	char preface[PROXY_V2_MAX];
-	ssize_t n = 0;
 	int status;
 
-	if (s->cfg->state != NULL && (s->cfg->balance == BALANCE_ROUNDROBIN ||
-	    s->cfg->balance == BALANCE_LEASTCONN))
-		state_order(s->cfg->balance, r, order);
-	else
-		balance_order(s->cfg->balance, r->nbackends,
-		    s->addr.family != 0 ? s->ip : NULL, order);
+	n = state_order(s->cfg->balance, r, s->addr.family != 0 ? s->ip :
+	    NULL, order);
 	o.connect_ms = s->cfg->connect_ms;
 	o.tls_ctx = s->backend_tls_ctx;
 	o.sni = s->cfg->backend_sni;
 	o.insecure = s->cfg->backend_insecure;
-	if (s->cfg->send_proxy != 0 && (n = session_proxy_header(s, preface,
-	    sizeof(preface))) <= 0)
-		return reply_error(s, 500, "cannot build the PROXY header", NULL);
 	o.preface = preface;
-	o.preface_len = (size_t)n;
-	status = dial_route(r, order, &o, &s->backend, &chosen, s->baddr,
+	o.preface_len = 0;
+	if (s->cfg->send_proxy != 0) {
+		ssize_t plen;
+
+		if ((plen = session_proxy_header(s, preface,
+		    sizeof(preface))) <= 0)
+			return reply_error(s, 500,
+			    "cannot build the PROXY header", NULL);
+		o.preface_len = (size_t)plen;
+	}
+	status = dial_route(r, order, n, &o, &s->backend, &chosen, s->baddr,
 	    sizeof(s->baddr));
 	if (status == DIAL_STOPPED)
 		return session_stopped(s);
@@ -264,8 +266,6 @@ backend_open(struct session *s)
 		return reply_error(s, status, "no backend reachable", NULL);
 	}
 	s->bend = &r->backends[chosen];
-	if (s->cfg->state != NULL && chosen != order[0])
-		state_use(r, chosen);
 	setproctitle("%s -> %s", s->peer, s->baddr);
 	return 0;
 }
@@ -462,8 +462,11 @@ main(int argc, char *argv[])
 		log_no_reader(cfg.log, cfg.check && stderr_ok);
 	if (why == NULL)
 		why = tls_setup(&s, &cfg, msg, sizeof(msg));
+	if (why == NULL && (cfg.status != 0 || cfg.drain != 0))
+		return status_main(&cfg, stderr_ok);
 	if (why == NULL && cfg.state != NULL)
-		why = state_open(cfg.state, msg, sizeof(msg));
+		why = state_open(cfg.state, STATE_SERVE, cfg.retry_ms, msg,
+		    sizeof(msg));
 	if (why == NULL)
 		why = admit_open(&cfg, msg, sizeof(msg));
 	if (why != NULL)

@@ -33,8 +33,11 @@
  *   - origin_parse(): scheme and host in lower case, a port of digits;
  *     an origin is allowed by itself, in any letter case;
  *     origin_allowed() agrees with a reference comparison;
- *   - balance_order(), for the route's backends and line 4 as the client:
- *     a permutation, the same one each time for "first" and "source".
+ *   - balance_order(), for up to 64 backends whose weights, open tunnels,
+ *     down and draining states are the input's first bytes, and line 4 as
+ *     the client: each backend at most once, exactly those tried (the
+ *     down ones only when all are down), up before draining before down,
+ *     the same order each time for the same inputs.
  */
 #include <arpa/inet.h>
 #include <stdint.h>
@@ -201,6 +204,8 @@ check_route(const struct route *r)
 		CHECK("backend-authority-port", b->is_unix ||
 		    default_port_left_out(b));
 		CHECK("backend-path", path_ok(b->path, strlen(b->path)));
+		CHECK("backend-weight", b->weight >= 1 &&
+		    b->weight <= BALANCE_WEIGHT_MAX);
 	}
 }
 
@@ -455,36 +460,75 @@ check_origin(const uint8_t *d, size_t n)
 	CHECK("origin-allowed", got == want);
 }
 
+static uint32_t
+rnd_fixed(uint32_t below)
+{
+	return below / 2;
+}
+
+/* The class balance.h tries a peer in: 0 up, 1 up but draining, 2 down,
+ * 3 down and draining; -1 when it is not tried (down while another is up). */
+static int
+class_of(const struct balance_peer *p, size_t nb, size_t i)
+{
+	size_t j;
+	int any_up = 0;
+
+	for (j = 0; j < nb; j++)
+		any_up |= !p[j].down;
+	if (p[i].down && any_up)
+		return -1;
+	return (p[i].down ? 2 : 0) + (p[i].draining ? 1 : 0);
+}
+
 static void
 check_balance(const uint8_t *d, size_t n)
 {
 	static const char *const names[] = {
 		"first", "random", "roundrobin", "leastconn", "source"
 	};
-	size_t order[ROUTE_MAX_BACKENDS];
-	size_t nb = n > 0 ? d[0] % ROUTE_MAX_BACKENDS + 1 : 1, i;
+	static char keys[ROUTE_MAX_BACKENDS][24];
+	struct balance_peer p[ROUTE_MAX_BACKENDS];
+	size_t order[ROUTE_MAX_BACKENDS], again[ROUTE_MAX_BACKENDS];
+	size_t nb = n > 0 ? d[0] % ROUTE_MAX_BACKENDS + 1 : 1, i, k, want = 0;
 	unsigned char seen[ROUTE_MAX_BACKENDS] = { 0 };
+	uint32_t turn = n > 1 ? d[1] * 65537u : 0;
 	const char *l;
 	char *client;
 	size_t len;
 	int m = balance_parse(names[n % 5]);
 
 	CHECK("balance-parse", m == (int)(n % 5));
+	/* the peers' weights, counts and states from the input's bytes */
+	for (i = 0; i < nb; i++) {
+		uint8_t b = i + 2 < n ? d[i + 2] : 0;
+
+		snprintf(keys[i], sizeof(keys[i]), "ws://10.0.0.%zu", i);
+		p[i].key = keys[i];
+		p[i].weight = (unsigned)b % BALANCE_WEIGHT_MAX + 1;
+		p[i].open = b >> 3;
+		p[i].down = (b & 1) != 0;
+		p[i].draining = (b & 6) == 6;
+	}
+	for (i = 0; i < nb; i++)
+		want += class_of(p, nb, i) >= 0;
 	l = line(d, n, 3, &len);
 	client = cstring(l, len);
-	balance_order((enum balance)m, nb, len > 0 ? client : NULL, order);
-	for (i = 0; i < nb; i++) {
-		CHECK("balance-permutation", order[i] < nb && !seen[order[i]]);
+	k = balance_order((enum balance)m, p, nb, len > 0 ? client : NULL,
+	    turn, rnd_fixed, order);
+	CHECK("balance-tier-size", k == want && k >= 1);
+	for (i = 0; i < k; i++) {
+		CHECK("balance-distinct", order[i] < nb && !seen[order[i]]);
+		CHECK("balance-class", class_of(p, nb, order[i]) >= 0 &&
+		    (i == 0 || class_of(p, nb, order[i - 1]) <=
+		    class_of(p, nb, order[i])));
 		seen[order[i]] = 1;
 	}
-	if (m == BALANCE_FIRST || m == BALANCE_SOURCE) {
-		size_t again[ROUTE_MAX_BACKENDS];
-
-		balance_order((enum balance)m, nb, len > 0 ? client : NULL,
-		    again);
-		CHECK("balance-stable", memcmp(order, again,
-		    nb * sizeof(order[0])) == 0);
-	}
+	/* with the same inputs, the same order (rnd is fixed here) */
+	balance_order((enum balance)m, p, nb, len > 0 ? client : NULL, turn,
+	    rnd_fixed, again);
+	CHECK("balance-stable", memcmp(order, again, k * sizeof(order[0])) ==
+	    0);
 	free(client);
 }
 

@@ -121,13 +121,15 @@ def test_source_keeps_a_client_on_one_backend(raw_backend, activated):
     assert len(used) == 1
 
 
-def test_state_needs_roundrobin_or_leastconn(tmp_path):
-    p = subprocess.run([wslib.WSTUNNEL, "--state", str(tmp_path / "s"),
-                        "ws://127.0.0.1:1"], capture_output=True, text=True)
-    assert p.returncode == 64 and "--state" in p.stderr and p.stdout == ""
+def test_roundrobin_and_leastconn_need_state(tmp_path):
     p = subprocess.run([wslib.WSTUNNEL, "--balance", "roundrobin",
                         "ws://127.0.0.1:1"], capture_output=True, text=True)
-    assert p.returncode == 64 and "--state" in p.stderr
+    assert p.returncode == 64 and "--state" in p.stderr and p.stdout == ""
+    # every method may share the file: down and draining backends, status
+    p = subprocess.run([wslib.WSTUNNEL, "--check", "--balance", "source",
+                        "--state", str(tmp_path / "s"), "ws://127.0.0.1:1"],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
 
 
 def test_state_refuses_a_file_that_is_not_its_own(tmp_path):

@@ -1,7 +1,4 @@
-/*
- * access.c and balance.c: --allow/--deny CIDR rules, --origin, and the
- * order in which a route's backends are tried (--balance).
- */
+/* access.c: --allow/--deny CIDR rules and --origin. */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,7 +6,6 @@
 #include <sys/socket.h>
 
 #include "access.h"
-#include "balance.h"
 #include "t.h"
 
 #define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
@@ -365,94 +361,6 @@ test_origin_allowed(void)
 	run_allowed(NULL, 0, c3, NITEMS(c3));
 }
 
-/* Whether order[0..n) is a permutation of 0..n-1. */
-static int
-is_permutation(const size_t *order, size_t n)
-{
-	char seen[64] = { 0 };
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (order[i] >= n || seen[order[i]])
-			return 0;
-		seen[order[i]] = 1;
-	}
-	return 1;
-}
-
-static void
-test_balance(void)
-{
-	static const struct {
-		const char *name;
-		int want;
-	} names[] = {
-		{ "first", BALANCE_FIRST }, { "random", BALANCE_RANDOM },
-		{ "roundrobin", BALANCE_ROUNDROBIN },
-		{ "leastconn", BALANCE_LEASTCONN }, { "source", BALANCE_SOURCE },
-		{ "", -1 }, { "rr", -1 }, { "first ", -1 }, { "sourc", -1 },
-		{ "sources", -1 }, { "random2", -1 },
-	};
-	static const enum balance methods[] = {
-		BALANCE_FIRST, BALANCE_RANDOM, BALANCE_ROUNDROBIN,
-		BALANCE_LEASTCONN, BALANCE_SOURCE
-	};
-	size_t order[64], again[64], i, j, n, firsts[5] = { 0 };
-	char client[32];
-	int differs = 0, perm;
-
-	for (i = 0; i < NITEMS(names); i++)
-		CHECK_INT(balance_parse(names[i].name), names[i].want,
-		    "balance_parse(\"%s\")", names[i].name);
-
-	/* first: the order written */
-	balance_order(BALANCE_FIRST, 5, "192.0.2.7", order);
-	for (i = 0; i < 5; i++)
-		CHECK_INT(order[i], i, "first: order[%zu]", i);
-
-	/* every method gives a permutation, for every n */
-	for (i = 0; i < NITEMS(methods); i++)
-		for (n = 1; n <= 64; n++) {
-			memset(order, 0xff, sizeof(order));
-			balance_order(methods[i], n, "192.0.2.7", order);
-			CHECK(is_permutation(order, n), "method %d, n %zu: a "
-			    "permutation", (int)methods[i], n);
-			balance_order(methods[i], n, NULL, order);
-			CHECK(is_permutation(order, n), "method %d, n %zu, no "
-			    "client: a permutation", (int)methods[i], n);
-		}
-	balance_order(BALANCE_SOURCE, 0, "192.0.2.7", order);
-	balance_order(BALANCE_RANDOM, 0, NULL, order);
-
-	/* source: one client always gets the same order; clients differ */
-	for (j = 0; j < 50; j++) {
-		snprintf(client, sizeof(client), "198.51.100.%zu", j);
-		balance_order(BALANCE_SOURCE, 5, client, order);
-		for (i = 0; i < 10; i++) {
-			balance_order(BALANCE_SOURCE, 5, client, again);
-			if (memcmp(order, again, 5 * sizeof(order[0])) != 0)
-				break;
-		}
-		CHECK_INT(i, 10, "source: %s always gets the same order",
-		    client);
-		if (order[0] != 0)
-			differs = 1;
-	}
-	CHECK(differs, "source: not every client gets the first backend");
-
-	/* random: a permutation each time, each backend sometimes first */
-	for (j = 0, perm = 1; j < 300; j++) {
-		balance_order(BALANCE_RANDOM, 5, NULL, order);
-		perm &= is_permutation(order, 5);
-		if (order[0] < 5)
-			firsts[order[0]]++;
-	}
-	CHECK(perm, "random: always a permutation");
-	for (i = 0; i < 5; i++)
-		CHECK(firsts[i] > 0, "random: backend %zu first %zu times of "
-		    "300", i, firsts[i]);
-}
-
 int
 main(void)
 {
@@ -461,6 +369,5 @@ main(void)
 	test_access_allowed();
 	test_origin_parse();
 	test_origin_allowed();
-	test_balance();
 	return t_done();
 }
