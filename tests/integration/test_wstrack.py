@@ -363,3 +363,30 @@ def test_tracking_with_tls_on_both_sides(pki, echo_backend, activated):
     assert field(line, "msgs_up") == "4", line
     assert int(field(line, "rtt_client")) >= 0 and \
         int(field(line, "rtt_backend")) >= 0, line
+
+
+def test_close_timeout_sends_close_to_the_side_still_open(raw_backend):
+    """The client ends its stream without a Close; the backend, silent,
+    keeps its side open: when --close-timeout ends the session, the client
+    (still reading) gets a Close 1001 first."""
+    def silent(conn, head, rest):
+        wslib.switch_101(conn, head, b"", then_echo=False)
+        conn.settimeout(10)
+        try:
+            while conn.recv(65536):
+                pass
+            time.sleep(8)       # stays open after the client's end
+        except OSError:
+            pass
+    b = raw_backend(silent)
+    out, err, rc = wslib.run_pipe(
+        ["--max-message-bytes", "1000", "--close-timeout", "0.5",
+         f"ws://127.0.0.1:{b.port}"], build_request() + raw_frame(b"hi"),
+        timeout=10)
+    res = wslib.Response(out)
+    assert res.status == 101, (out, err)
+    frames = parse_frames(res.rest, masked=False)
+    assert frames == [(0x8, struct.pack("!H", 1001) + b"close-timeout")], \
+        res.rest
+    lines = [l for l in err.splitlines() if " client=" in l]
+    assert field(lines[0], "end") == "close-timeout", err
