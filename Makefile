@@ -74,7 +74,7 @@ endif
 # the pure units: parsers and head builders, also linked into the tests
 PURE		= http.o body.o reqbody.o host.o rewrite.o route.o access.o \
 		  balance.o proxy.o frame.o negotiate.o track.o auth.o xff.o
-OBJS		= wstunnel.o config.o session.o backend.o httpx.o dial.o conn.o \
+OBJS		= wstunnel.o config.o usage.o session.o backend.o httpx.o dial.o conn.o \
 		  relay.o wsrelay.o log.o sig.o tlsmod.o state.o admit.o limit.o \
 		  status.o $(PURE)
 MODULE		= wstunnel-tls.so

@@ -83,61 +83,6 @@ option_name(int opt)
 	return "?";
 }
 
-void
-config_usage(void)
-{
-	printf("usage: wstunnel [options] URL\n"
-	    "       wstunnel [options] PATH=URL[,URL...] ...\n"
-	    "\n"
-	    "A per-connection WebSocket reverse proxy: started by inetd, xinetd\n"
-	    "or systemd (Accept=yes) with the client on fd 0/1.\n"
-	    "URL: ws://host[:port][/path], wss://..., ws://unix:/path.sock:/uri\n"
-	    "\n"
-	    "  --handshake-timeout S   request and response heads (10)\n"
-	    "  --connect-timeout S     each backend connect and TLS handshake (5)\n"
-	    "  --idle-timeout S        end a tunnel idle this long (0: never)\n"
-	    "  --close-timeout S       drain time after one side ends (5)\n"
-	    "  --max-header-bytes N    largest request head (16384)\n"
-	    "  --preserve-host         send the client's Host to the backend\n"
-	    "  --origin ORIGIN         allowed Origin, scheme://host[:port]\n"
-	    "  --allow CIDR, --deny CIDR  client addresses\n"
-	    "  --auth-file FILE        HTTP Basic against an htpasswd file\n"
-	    "  --realm NAME            the realm named in a 401 (wstunnel)\n"
-	    "  --require-origin        refuse a request without Origin\n"
-	    "  (--allow, --deny, --origin, --require-origin, --auth-file and\n"
-	    "  --realm after a route operand are that route's own rules)\n"
-	    "  --trust-forwarded CIDR  a proxy whose X-Forwarded-For is read\n"
-	    "  --send-proxy v1|v2      a PROXY header to the backend\n"
-	    "  --max-per-client N      tunnels per client address (--state)\n"
-	    "  --tls-cert FILE --tls-key FILE  serve wss:// on fd 0/1\n"
-	    "  --tls-client-ca FILE    require client certificates\n"
-	    "  --backend-ca FILE       CAs for wss:// backends\n"
-	    "  --backend-insecure      do not verify wss:// backends\n"
-	    "  --backend-cert FILE --backend-key FILE  certificate for backends\n"
-	    "  --backend-sni NAME      name sent to and verified on backends\n"
-	    "  --balance METHOD        first random roundrobin leastconn source\n"
-	    "  --state FILE            state shared by the processes: turns,\n"
-	    "                          open tunnels, down and draining backends\n"
-	    "  --retry-after S         skip a backend that failed for S s (10)\n"
-	    "  --status[=prometheus] --state FILE  print the backends' state\n"
-	    "  --drain URL, --undrain URL --state FILE  new tunnels avoid URL\n"
-	    "  --proxy-protocol        expect a PROXY v1/v2 header first\n"
-	    "  --log syslog|stderr|FILE  (syslog)\n"
-	    "  --no-splice             relay through buffers, never splice()\n"
-	    "  --busy-poll US          poll without sleeping US microseconds\n"
-	    "                          after a tunnel moved bytes (0: never)\n"
-	    "  --ws-ping S             Ping a side quiet for S seconds\n"
-	    "  --ws-pong-timeout S     a side that does not answer is dead (10)\n"
-	    "  --max-message-bytes N   end the session on a larger message\n"
-	    "  --http                  pass plain HTTP requests on every route\n"
-	    "  --http-route PATH       ... on the route PATH only (repeatable)\n"
-	    "  --http-idle S           keep-alive: wait for a next request (15)\n"
-	    "  --http-requests N       keep-alive: requests per connection (100)\n"
-	    "  -v, --verbose           log more\n"
-	    "  --check                 check the configuration and exit\n"
-	    "  --help, --version\n");
-}
-
 /* S or S.fff seconds into milliseconds, within [min_ms, max_ms]. */
 static const char *
 parse_seconds(const char *s, int min_ms, int max_ms, int *ms)
