@@ -75,7 +75,9 @@ admit_address(struct session *s, const struct rules *r)
 static int
 admit_origin(struct session *s, const struct rules *r)
 {
-	if (s->ws.norigin == 0 && r->require_origin)
+	/* browsers send Origin with every WebSocket handshake, but not with
+	 * a page load: --require-origin is for upgrades */
+	if (s->ws.norigin == 0 && r->require_origin && !s->plain)
 		return refuse(s, 403, "origin", "no Origin", NULL);
 	if (r->norigins == 0 || s->ws.norigin == 0)
 		return 0;
@@ -98,6 +100,7 @@ lookup_user(struct session *s, FILE *fp, const struct auth_basic *b)
 	struct auth_entry e;
 	char line[1024], user[4 * AUTH_USER_MAX];
 
+	rewind(fp);	/* every request of a keep-alive connection reads it */
 	while (fgets(line, sizeof(line), fp) != NULL) {
 		size_t n = strlen(line);
 
@@ -156,8 +159,10 @@ admit_auth(struct session *s, const struct rules *r)
 	const char *why = NULL;
 	int i, ok = 0;
 
-	if (r->auth_fp == NULL)
+	if (r->auth_file == NULL)
 		return 0;
+	if (r->auth_fp == NULL)		/* never let a request through */
+		return reply_error(s, 500, "--auth-file not open", NULL);
 	snprintf(extra, sizeof(extra), "WWW-Authenticate: Basic realm=\"%s\", "
 	    "charset=\"UTF-8\"\r\n", r->realm != NULL ? r->realm : "wstunnel");
 	i = http_field_find(s->req.fields, s->req.nfields, 0, "Authorization");
@@ -215,12 +220,25 @@ admit_forwarded(struct session *s)
 {
 	const struct config *cfg = s->cfg;
 	const struct http_field *f = s->req.fields;
-	struct addr a = s->addr;
+	struct addr a;
 	size_t i;
 	int r = XFF_TRUSTED;
 
 	if (cfg->ntrusted == 0)
 		return;
+	/* each request of a keep-alive connection is read from the proxy's
+	 * own address again: a proxy may mix clients on one connection */
+	if (s->direct.addr.family == 0 && s->direct.peer[0] == '\0') {
+		s->direct.addr = s->addr;
+		memcpy(s->direct.ip, s->ip, sizeof(s->ip));
+		memcpy(s->direct.peer, s->peer, sizeof(s->peer));
+	} else {
+		s->addr = s->direct.addr;
+		memcpy(s->ip, s->direct.ip, sizeof(s->ip));
+		memcpy(s->peer, s->direct.peer, sizeof(s->peer));
+	}
+	s->via[0] = '\0';
+	a = s->addr;
 	if (!access_allowed(cfg->trusted, cfg->ntrusted, NULL, 0, &s->addr) ||
 	    s->addr.family == 0) {
 		drop_fields(&s->req, "X-Forwarded-For");
@@ -254,6 +272,9 @@ admit_client(struct session *s)
 	    s->cfg->routes]];
 	r = admit_address(s, s->rules) == 0 && admit_origin(s, s->rules) ==
 	    0 && admit_auth(s, s->rules) == 0 && admit_limit(s) == 0 ? 0 : -1;
-	admit_close(s->cfg);	/* a tunnel holds no more than it needs */
+	/* a tunnel holds no more than it needs; a plain request may be
+	 * followed by another on the same connection, to be checked too */
+	if (!s->plain)
+		admit_close(s->cfg);
 	return r;
 }

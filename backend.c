@@ -17,7 +17,6 @@
 
 /* Interim answers taken before the final one: a backend that sends them
  * without end is cut off by the count, long before the handshake timeout. */
-#define MAX_INTERIM	8
 
 /* The head is read into the down buffer, with room to spare. */
 _Static_assert(RELAY_BUFSIZE > HTTP_MAX_RESPONSE_HEAD,
@@ -40,37 +39,49 @@ write_client(struct session *s, const char *buf, size_t len)
 	    now_ms() + s->cfg->handshake_ms);
 }
 
+int
+backend_forward(const struct session *s, struct forward *fw, char *mapped,
+    size_t msize)
+{
+	const struct backend *b = s->bend;
+	ssize_t n = route_map(s->route->path, s->route->path_len, b->path,
+	    strlen(b->path), s->target, s->target_len, mapped, msize);
+
+	fw->target = mapped;
+	fw->target_len = n > 0 ? (size_t)n : 0;
+	fw->host = s->cfg->preserve_host ? s->ws.host : b->authority;
+	fw->host_len = s->cfg->preserve_host ? s->ws.host_len :
+	    strlen(b->authority);
+	fw->client_host = s->ws.host;
+	fw->client_host_len = s->ws.host_len;
+	/* behind a trusted proxy, the hop wstunnel saw (admit.c) */
+	fw->client_addr = s->via[0] != '\0' ? s->via :
+	    s->addr.family != 0 ? s->ip : "unknown";
+	fw->proto = s->client.tls != NULL ? "https" : "http";
+	return n > 0 ? 0 : -1;
+}
+
 /* The backend request head, built in out (large enough by construction). */
 static ssize_t
 build_request(struct session *s, char **out)
 {
-	const struct backend *b = s->bend;
 	struct forward fw;
-	size_t msize = strlen(b->path) + s->target_len + 2, osize;
+	size_t msize = strlen(s->bend->path) + s->target_len + 2, osize;
 	char *mapped;
 	ssize_t n;
 
 	if ((mapped = malloc(msize)) == NULL)
 		return -1;
-	n = route_map(s->route->path, s->route->path_len, b->path,
-	    strlen(b->path), s->target, s->target_len, mapped, msize);
-	fw.target = mapped;
-	fw.target_len = n > 0 ? (size_t)n : 0;
-	fw.host = s->cfg->preserve_host ? s->ws.host : b->authority;
-	fw.host_len = s->cfg->preserve_host ? s->ws.host_len :
-	    strlen(b->authority);
-	fw.client_host = s->ws.host;
-	fw.client_host_len = s->ws.host_len;
-	/* behind a trusted proxy, the hop wstunnel saw (admit.c) */
-	fw.client_addr = s->via[0] != '\0' ? s->via :
-	    s->addr.family != 0 ? s->ip : "unknown";
-	fw.proto = s->client.tls != NULL ? "https" : "http";
+	if (backend_forward(s, &fw, mapped, msize) == -1) {
+		free(mapped);
+		return -1;
+	}
 	/* the client's head, plus what is added: the path, Host,
 	 * X-Forwarded-*, and ", " between repeated X-Forwarded-For values */
 	osize = s->head_len + fw.target_len + fw.host_len +
 	    fw.client_host_len + strlen(fw.client_addr) +
 	    2 * s->req.nfields + 256;
-	if (n <= 0 || (*out = malloc(osize)) == NULL) {
+	if ((*out = malloc(osize)) == NULL) {
 		free(mapped);
 		return -1;
 	}
@@ -235,7 +246,7 @@ relay_answer(struct session *s)
 static int
 skip_interim(struct session *s, size_t len, int *n)
 {
-	if (++*n > MAX_INTERIM) {
+	if (++*n > HTTP_MAX_INTERIM) {
 		s->res.err.status = 502;
 		s->res.err.why = "too many interim responses";
 		return HTTP_BAD;
@@ -262,6 +273,7 @@ read_answer(struct session *s)
 	int64_t deadline = now_ms() + s->cfg->handshake_ms, closing;
 	int watch = s->client.rfd, ninterim = 0;
 
+	memset(&s->res_at, 0, sizeof(s->res_at));	/* a new head */
 	for (;;) {
 		int r = conn_read_head(&s->backend, s->down, s->bufsize,
 		    &s->downlen, deadline, watch, parse_response, s);

@@ -147,7 +147,8 @@ dial_backend(const struct backend *b, const struct dial_opts *o,
 		    b->url, addr, c->why != NULL ? c->why : "not sent");
 		close(fd);
 		c->rfd = c->wfd = -1;
-		return DIAL_FAILED;
+		/* a stop signal is not the backend's failure */
+		return sig_caught() ? DIAL_STOPPED : DIAL_FAILED;
 	}
 	if (!b->tls)
 		return 0;

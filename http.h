@@ -24,6 +24,7 @@
  * the head still leaves half of the 64 KiB relay buffer it is read into.
  */
 #define HTTP_MAX_RESPONSE_HEAD	32768
+#define HTTP_MAX_INTERIM	8	/* 1xx answers before the final one */
 
 #define HTTP_INCOMPLETE		(-2)
 #define HTTP_BAD		(-1)

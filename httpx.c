@@ -15,9 +15,11 @@
 #include <unistd.h>
 
 #include "httpx.h"
+#include "limit.h"
 #include "log.h"
 #include "rewrite.h"
 #include "route.h"
+#include "sig.h"
 #include "state.h"
 #include "tls.h"
 #include "util.h"
@@ -98,7 +100,8 @@ parse_response(const char *buf, size_t len, void *arg)
 {
 	struct session *s = arg;
 
-	return http_parse_response(buf, len, HTTP_MAX_RESPONSE_HEAD, &s->res);
+	return http_resume_response(buf, len, HTTP_MAX_RESPONSE_HEAD, &s->res,
+	    &s->res_at);
 }
 
 static int64_t
@@ -112,25 +115,12 @@ stall_deadline(const struct session *s)
 static ssize_t
 build_head(struct session *s, char **out)
 {
-	const struct backend *b = s->bend;
 	struct forward fw;
 	char mapped[HTTP_MAX_LINE + 1024], framing[64] = "";
 	size_t size;
-	ssize_t n;
 
-	n = route_map(s->route->prefix, s->route->prefix_len, b->path,
-	    strlen(b->path), s->target, s->target_len, mapped, sizeof(mapped));
-	if (n <= 0)
+	if (backend_forward(s, &fw, mapped, sizeof(mapped)) == -1)
 		return -1;
-	fw.target = mapped;
-	fw.target_len = (size_t)n;
-	fw.host = s->cfg->preserve_host ? s->ws.host : b->authority;
-	fw.host_len = s->cfg->preserve_host ? s->ws.host_len :
-	    strlen(b->authority);
-	fw.client_host = s->ws.host;
-	fw.client_host_len = s->ws.host_len;
-	fw.client_addr = s->addr.family != 0 ? s->ip : "unknown";
-	fw.proto = s->client.tls != NULL ? "https" : "http";
 	if (s->body.kind == REQBODY_LENGTH)
 		snprintf(framing, sizeof(framing), "Content-Length: %llu\r\n",
 		    (unsigned long long)s->body.length);
@@ -197,6 +187,8 @@ send_body(struct session *s)
 		    s->head_len)) < 0 && n != CONN_ERR &&
 		    conn_wait(&s->client, (int)n, stall_deadline(s)) > 0)
 			;
+		if (n <= 0 && sig_caught())
+			return session_stopped(s);
 		if (n <= 0)
 			return n == 0 ? reply_error(s, 400, "request body cut "
 			    "short", NULL) : session_fail(s, 0, "client-error",
@@ -217,12 +209,16 @@ send_body(struct session *s)
 static int
 read_head(struct session *s)
 {
-	int r;
+	int64_t deadline = stall_deadline(s);	/* for all of them */
+	int r, interim = 0;
 
 	s->downlen = 0;
 	for (;;) {
+		memset(&s->res_at, 0, sizeof(s->res_at));
 		r = conn_read_head(&s->backend, s->down, s->bufsize,
-		    &s->downlen, stall_deadline(s), -1, parse_response, s);
+		    &s->downlen, deadline, -1, parse_response, s);
+		if (r == CONN_STOPPED)
+			return session_stopped(s);
 		if (r == CONN_TIMEOUT)
 			return reply_error(s, 504, "backend response timed out",
 			    NULL);
@@ -237,6 +233,9 @@ read_head(struct session *s)
 			break;
 		if (s->res.status == 101)
 			return reply_error(s, 502, "101 to a plain request",
+			    NULL);
+		if (++interim > HTTP_MAX_INTERIM)
+			return reply_error(s, 502, "too many interim responses",
 			    NULL);
 		memmove(s->down, s->down + r, s->downlen - (size_t)r);
 		s->downlen -= (size_t)r;
@@ -267,6 +266,8 @@ send_head(struct session *s)
 	s->status = s->res.status;
 	r = conn_write_all(&s->client, out, (size_t)n, stall_deadline(s));
 	free(out);
+	if (r != 0 && sig_caught())
+		return session_stopped(s);
 	return r == 0 ? 0 : session_fail(s, s->status, "client-error",
 	    s->client.why);
 }
@@ -290,7 +291,8 @@ relay_body(struct session *s, struct http_body *body)
 		}
 		if (n > 0 && conn_write_all(&s->client, data, (size_t)n,
 		    stall_deadline(s)) != 0)
-			return session_fail(s, s->status, "client-error",
+			return sig_caught() ? session_stopped(s) :
+			    session_fail(s, s->status, "client-error",
 			    "answer not taken");
 		s->downbytes += (uint64_t)n;
 		if (body->done)
@@ -301,6 +303,8 @@ relay_body(struct session *s, struct http_body *body)
 			;
 		if (n == 0 && body->kind == HTTP_BODY_EOF)
 			return 0;
+		if (n < 0 && sig_caught())
+			return session_stopped(s);
 		if (n <= 0)
 			return session_fail(s, s->status, n == 0 ?
 			    "backend-closed" : "timeout",
@@ -325,18 +329,7 @@ backend_close(struct session *s)
 void
 httpx_log(struct session *s)
 {
-	char path[1024];
-
-	log_msg(LOG_INFO, "client=%s method=%s path=%s backend=%s status=%d "
-	    "up=%llu down=%llu secs=%.1f end=%s%s%s%s",
-	    s->peer[0] ? s->peer : "unknown",
-	    s->method[0] != '\0' ? s->method : "-", log_safe(s->path, s->path_len, path, sizeof(path)),
-	    s->baddr[0] ? s->baddr : "-", s->status,
-	    (unsigned long long)s->upbytes, (unsigned long long)s->downbytes,
-	    (double)(now_ms() - s->start) / 1000.0,
-	    s->end != NULL ? s->end : "done",
-	    s->why != NULL ? " reason=\"" : "",
-	    s->why != NULL ? s->why : "", s->why != NULL ? "\"" : "");
+	session_log(s);
 	s->logged = 1;
 }
 
@@ -416,6 +409,8 @@ request_reset(struct session *s)
 	s->route = NULL;
 	s->bend = NULL;
 	s->req.target = NULL;
+	s->denied = NULL;
+	s->wsinfo[0] = '\0';
 	memset(&s->req_at, 0, sizeof(s->req_at));	/* a new head */
 	s->method[0] = '\0';
 }
@@ -425,6 +420,7 @@ httpx_next(struct session *s)
 {
 	int64_t deadline = now_ms() + s->cfg->http_idle_ms;
 
+	limit_release();
 	memmove(s->up, s->up + s->head_len, s->uplen - s->head_len);
 	s->uplen -= s->head_len;
 	s->head_len = 0;

@@ -20,6 +20,7 @@
 #define LIMIT_BASE	((off_t)1 << 61)
 
 static int limit_fd = -1;
+static off_t limit_held = -1;	/* the slot this process holds */
 
 const char *
 limit_open(const char *path, char *msg, size_t msgsize)
@@ -58,10 +59,28 @@ limit_take(const struct addr *a, unsigned n)
 		fl.l_whence = SEEK_SET;
 		fl.l_start = base + (off_t)k;
 		fl.l_len = 1;
-		if (fcntl(limit_fd, F_OFD_SETLK, &fl) == 0)
+		if (fcntl(limit_fd, F_OFD_SETLK, &fl) == 0) {
+			limit_held = fl.l_start;
 			return 1;
+		}
 		if (errno != EAGAIN && errno != EACCES)
 			return -1;
 	}
 	return 0;
+}
+
+void
+limit_release(void)
+{
+	struct flock fl;
+
+	if (limit_held == -1)
+		return;
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_UNLCK;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = limit_held;
+	fl.l_len = 1;
+	(void)fcntl(limit_fd, F_OFD_SETLK, &fl);
+	limit_held = -1;
 }

@@ -19,5 +19,8 @@ const char *limit_open(const char *path, char *msg, size_t msgsize);
 /* 1 when a slot of a's was taken (held until exit), 0 when all n are
  * held, -1 on an error. */
 int	limit_take(const struct addr *a, unsigned n);
+/* Gives the slot back: a keep-alive connection waiting for its next
+ * request holds none. */
+void	limit_release(void);
 
 #endif

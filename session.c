@@ -102,15 +102,17 @@ session_log(const struct session *s)
 	if (s->status != 0)
 		snprintf(status, sizeof(status), "%d", s->status);
 	/* a long path is cut, so that the fields after it stay on the line */
-	log_msg(LOG_INFO, "client=%s path=%.*s%s backend=%s status=%s up=%llu "
-	    "down=%llu secs=%.1f end=%s%s%s%s%s%s%s%s%s", s->peer[0] ?
-	    s->peer : "unknown",
+	log_msg(LOG_INFO, "client=%s%s%s path=%.*s%s backend=%s status=%s "
+	    "up=%llu down=%llu secs=%.1f end=%s%s%s%s%s%s%s%s%s",
+	    s->peer[0] ? s->peer : "unknown",
+	    s->plain ? " method=" : "", s->plain ? s->method : "",
 	    s->path_len > 0 ? (int)(s->path_len < LOG_PATH_MAX ? s->path_len :
 	    LOG_PATH_MAX) : 1, s->path_len > 0 ? s->path : "-",
 	    s->path_len > LOG_PATH_MAX ? "..." : "",
 	    s->baddr[0] ? s->baddr : "-", status,
 	    (unsigned long long)s->upbytes, (unsigned long long)s->downbytes,
-	    secs, s->end != NULL ? s->end : "unknown", s->wsinfo,
+	    secs, s->end != NULL ? s->end : s->plain ? "done" : "unknown",
+	    s->wsinfo,
 	    s->denied != NULL ? " denied=" : "",
 	    s->denied != NULL ? s->denied : "",
 	    s->via[0] != '\0' ? " via=" : "", s->via,

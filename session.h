@@ -29,6 +29,12 @@ struct session {
 	char		 via[INET6_ADDRSTRLEN];	/* the trusted proxy the
 					 * client came through, or "" */
 	char		 baddr[DIAL_ADDR_MAX];	/* the backend's */
+	struct {			/* the peer itself, behind which
+					 * --trust-forwarded may read another */
+		struct addr	 addr;
+		char		 ip[INET6_ADDRSTRLEN];
+		char		 peer[DIAL_ADDR_MAX];
+	}		 direct;
 
 	/* the heads are read into the relay buffers, so that whatever
 	 * follows a head is already in place to be relayed */
@@ -55,7 +61,7 @@ struct session {
 	const char	*denied;	/* the rule that refused it */
 	int		 failed;
 	uint64_t	 upbytes, downbytes;
-	char		 wsinfo[384];	/* frame tracking's, for the log */
+	char		 wsinfo[768];	/* frame tracking's, for the log */
 
 	/* --http: plain requests on one connection, one after another */
 	int64_t		 head_deadline;	/* for the request head being read */
@@ -79,6 +85,10 @@ int	reply_error(struct session *s, int status, const char *why,
 	    const char *extra);
 /* Sends the rewritten request; tunnels on a valid 101, else relays. */
 int	backend_exchange(struct session *s);
+/* What a request to the backend says: the mapped target (in mapped), Host,
+ * X-Forwarded-*; -1 when the target does not fit. */
+int	backend_forward(const struct session *s, struct forward *fw,
+	    char *mapped, size_t msize);
 /* How the backend's URLs map back to the client's (Location and the like). */
 void	backend_reverse(const struct session *s, struct reverse *rv);
 void	session_log(const struct session *s);
