@@ -30,22 +30,6 @@ list_last_is(const char *v, size_t len, const char *token)
 	    strncasecmp(s, token, end - s) == 0;
 }
 
-/* Content-Length: 1*DIGIT, at most 18 digits so it cannot overflow. */
-static int
-parse_length(const char *p, size_t len, uint64_t *n)
-{
-	size_t i;
-
-	if (len == 0 || len > 18)
-		return -1;
-	for (*n = 0, i = 0; i < len; i++) {
-		if (p[i] < '0' || p[i] > '9')
-			return -1;
-		*n = *n * 10 + (uint64_t)(p[i] - '0');
-	}
-	return 0;
-}
-
 int
 http_body_init(const struct http_response *res, struct http_body *b)
 {
@@ -78,10 +62,10 @@ http_body_init(const struct http_response *res, struct http_body *b)
 		b->kind = HTTP_BODY_EOF;
 		return 0;
 	}
-	if (parse_length(f[cl].value, f[cl].value_len, &b->left) == -1)
+	if (http_parse_length(f[cl].value, f[cl].value_len, &b->left) == -1)
 		return -1;
 	for (i = cl; (i = http_field_find(f, n, i + 1, "Content-Length")) >= 0;)
-		if (parse_length(f[i].value, f[i].value_len, &len) == -1 ||
+		if (http_parse_length(f[i].value, f[i].value_len, &len) == -1 ||
 		    len != b->left)
 			return -1;
 	b->kind = HTTP_BODY_LENGTH;

@@ -24,9 +24,8 @@ fail(struct http_error *e, int status, const char *why, const char *extra)
 	return HTTP_BAD;
 }
 
-/* RFC 9110 section 5.6.2 */
-static int
-is_tchar(unsigned char c)
+int
+http_is_tchar(unsigned char c)
 {
 	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 	    (c >= '0' && c <= '9'))
@@ -60,7 +59,7 @@ parse_field(const char *p, const char *cr, struct http_field *f,
 
 	if (is_ows(*p))
 		return fail(e, 400, "obsolete line folding", NULL);
-	while (q < cr && is_tchar(*q))
+	while (q < cr && http_is_tchar(*q))
 		q++;
 	if (q == cr)
 		return fail(e, 400, "header line without colon", NULL);
@@ -160,7 +159,7 @@ parse_request_line(const char *p, const char *cr, struct http_request *req)
 {
 	const char *q = p;
 
-	while (q < cr && is_tchar(*q))
+	while (q < cr && http_is_tchar(*q))
 		q++;
 	if (q == p || q == cr || *q != ' ')
 		return fail(&req->err, 400, "malformed request line", NULL);
@@ -557,6 +556,21 @@ http_check_plain(struct http_request *req, struct ws_request *ws)
 			ws->origin = f[i].value;
 			ws->origin_len = f[i].value_len;
 		}
+	}
+	return 0;
+}
+
+int
+http_parse_length(const char *p, size_t len, uint64_t *n)
+{
+	size_t i;
+
+	if (len == 0 || len > 18)
+		return -1;
+	for (*n = 0, i = 0; i < len; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return -1;
+		*n = *n * 10 + (uint64_t)(p[i] - '0');
 	}
 	return 0;
 }

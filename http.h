@@ -133,6 +133,11 @@ void	http_ws_accept(const char *key, size_t key_len, char out[29]);
 
 /* The field named name (case-insensitive): the index of the first at or after
  * from, or -1. */
+/* RFC 9110 section 5.6.2: a byte of a token (a field name, a method). */
+int	http_is_tchar(unsigned char c);
+/* Content-Length: 1*DIGIT, at most 18 digits so it cannot overflow; 0, or
+ * -1 when p[0..len) is not that. */
+int	http_parse_length(const char *p, size_t len, uint64_t *n);
 int	http_field_find(const struct http_field *f, size_t n, size_t from,
 	    const char *name);
 /* Whether any field named name has token in its comma-separated list. */

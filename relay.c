@@ -4,8 +4,9 @@
  * polled only while its store has room and a destination only while the
  * store holds something, which is all the back-pressure there is.
  *
- * The store is a user-space buffer, or, when neither side is TLS, a pipe the
- * bytes are splice()d through without being copied into this process.
+ * The store is a user-space buffer, or, when neither side is TLS and the
+ * frames are not followed (wsrelay.c), a pipe the bytes are splice()d
+ * through without being copied into this process.
  */
 #include <errno.h>
 #include <fcntl.h>

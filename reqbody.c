@@ -28,16 +28,6 @@ enum {
 	RB_END_LF
 };
 
-/* RFC 9110 section 5.6.2 */
-static int
-is_tchar(unsigned char c)
-{
-	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9'))
-		return 1;
-	return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
 /* qdtext and the second byte of a quoted-pair: HTAB, SP, VCHAR, obs-text */
 static int
 is_qchar(unsigned char c)
@@ -59,22 +49,6 @@ field_count(const struct http_request *req, const char *name, int *first)
 	return n;
 }
 
-/* 1*DIGIT, at most 18 digits so that it cannot overflow */
-static int
-parse_length(const char *p, size_t len, uint64_t *n)
-{
-	size_t i;
-
-	if (len == 0 || len > 18)
-		return -1;
-	for (*n = 0, i = 0; i < len; i++) {
-		if (p[i] < '0' || p[i] > '9')
-			return -1;
-		*n = *n * 10 + (uint64_t)(p[i] - '0');
-	}
-	return 0;
-}
-
 int
 reqbody_init(const struct http_request *req, struct reqbody *b,
     const char **why)
@@ -92,7 +66,7 @@ reqbody_init(const struct http_request *req, struct reqbody *b,
 		*why = "more than one Content-Length";
 	else if (nte > 1)
 		*why = "more than one Transfer-Encoding";
-	else if (ncl == 1 && parse_length(f[cl].value, f[cl].value_len,
+	else if (ncl == 1 && http_parse_length(f[cl].value, f[cl].value_len,
 	    &b->length) == -1)
 		*why = "malformed Content-Length";
 	else if (nte == 1 && (f[te].value_len != 7 ||
@@ -159,7 +133,7 @@ ext_step(struct reqbody *b, unsigned char c)
 	switch (b->state) {
 	case RB_EXT_NAME:
 	case RB_EXT_TOKEN:
-		if (is_tchar(c)) {
+		if (http_is_tchar(c)) {
 			b->tok++;
 			return 0;
 		}
@@ -178,7 +152,7 @@ ext_step(struct reqbody *b, unsigned char c)
 	case RB_EXT_VALSTART:
 		if (c == '"')
 			b->state = RB_EXT_QUOTED;
-		else if (is_tchar(c)) {
+		else if (http_is_tchar(c)) {
 			b->state = RB_EXT_TOKEN;
 			b->tok = 1;
 		} else
@@ -226,7 +200,7 @@ tail_step(struct reqbody *b, unsigned char c)
 	case RB_TR_START:
 		if (c == '\r')
 			b->state = RB_END_LF;
-		else if (is_tchar(c))
+		else if (http_is_tchar(c))
 			b->state = RB_TR_NAME;
 		else
 			return -1;
@@ -234,7 +208,7 @@ tail_step(struct reqbody *b, unsigned char c)
 	case RB_TR_NAME:
 		if (c == ':')
 			b->state = RB_TR_VALUE;
-		else if (!is_tchar(c))
+		else if (!http_is_tchar(c))
 			return -1;
 		return 0;
 	case RB_TR_VALUE:
