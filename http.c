@@ -433,25 +433,47 @@ check_headers(struct http_request *req, struct ws_request *ws)
 	return 0;
 }
 
-int
-http_check_upgrade(struct http_request *req, struct ws_request *ws)
+static int
+plain_method(const char *m, size_t len)
 {
-	const struct http_field *f = req->fields;
-	int i;
+	static const char *const methods[] = {
+		"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"
+	};
+	size_t i;
 
+	for (i = 0; i < nitems(methods); i++)
+		if (len == strlen(methods[i]) && memcmp(m, methods[i], len) == 0)
+			return 1;
+	return 0;
+}
+
+/* The request line: HTTP/1.1, a method this kind of request may have, a
+ * target in origin-form. */
+static int
+check_start(struct http_request *req, struct ws_request *ws, int plain)
+{
 	memset(ws, 0, sizeof(*ws));
 	if (req->major != 1)
 		return fail(&req->err, 505, "HTTP version not supported",
 		    NULL);
 	if (req->minor != 1)
 		return fail(&req->err, 400, "HTTP/1.1 required", NULL);
-	if (req->method_len != 3 || memcmp(req->method, "GET", 3) != 0)
-		return fail(&req->err, 405, "method not allowed",
-		    "Allow: GET\r\n");
+	if (plain ? !plain_method(req->method, req->method_len) :
+	    (req->method_len != 3 || memcmp(req->method, "GET", 3) != 0))
+		return fail(&req->err, 405, "method not allowed", plain ?
+		    "Allow: " HTTP_PLAIN_METHODS "\r\n" : "Allow: GET\r\n");
 	if (req->target[0] != '/')
 		return fail(&req->err, 400, "target not in origin-form", NULL);
-	if (check_headers(req, ws) == HTTP_BAD)
-		return HTTP_BAD;
+	return 0;
+}
+
+/* Every Origin counted, the first kept (access.c refuses more than one). */
+static void
+collect_origin(const struct http_request *req, struct ws_request *ws)
+{
+	const struct http_field *f = req->fields;
+	int i;
+
 	for (i = 0; (i = http_field_find(f, req->nfields, i, "Origin")) >= 0;
 	    i++) {
 		if (ws->norigin++ == 0) {
@@ -459,6 +481,15 @@ http_check_upgrade(struct http_request *req, struct ws_request *ws)
 			ws->origin_len = f[i].value_len;
 		}
 	}
+}
+
+int
+http_check_upgrade(struct http_request *req, struct ws_request *ws)
+{
+	if (check_start(req, ws, 0) == HTTP_BAD ||
+	    check_headers(req, ws) == HTTP_BAD)
+		return HTTP_BAD;
+	collect_origin(req, ws);
 	return 0;
 }
 
@@ -512,37 +543,14 @@ http_is_upgrade(const struct http_request *req)
 	    "websocket");
 }
 
-static int
-plain_method(const char *m, size_t len)
-{
-	static const char *const methods[] = {
-		"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"
-	};
-	size_t i;
-
-	for (i = 0; i < nitems(methods); i++)
-		if (len == strlen(methods[i]) && memcmp(m, methods[i], len) == 0)
-			return 1;
-	return 0;
-}
-
 int
 http_check_plain(struct http_request *req, struct ws_request *ws)
 {
 	const struct http_field *f = req->fields;
 	int i;
 
-	memset(ws, 0, sizeof(*ws));
-	if (req->major != 1)
-		return fail(&req->err, 505, "HTTP version not supported",
-		    NULL);
-	if (req->minor != 1)
-		return fail(&req->err, 400, "HTTP/1.1 required", NULL);
-	if (!plain_method(req->method, req->method_len))
-		return fail(&req->err, 405, "method not allowed",
-		    "Allow: " HTTP_PLAIN_METHODS "\r\n");
-	if (req->target[0] != '/')
-		return fail(&req->err, 400, "target not in origin-form", NULL);
+	if (check_start(req, ws, 1) == HTTP_BAD)
+		return HTTP_BAD;
 	if ((i = field_single(f, req->nfields, "Host")) < 0)
 		return fail(&req->err, 400, i == -1 ? "missing Host" :
 		    "duplicate Host", NULL);
@@ -550,13 +558,7 @@ http_check_plain(struct http_request *req, struct ws_request *ws)
 		return fail(&req->err, 400, "invalid Host", NULL);
 	ws->host = f[i].value;
 	ws->host_len = f[i].value_len;
-	for (i = 0; (i = http_field_find(f, req->nfields, i, "Origin")) >= 0;
-	    i++) {
-		if (ws->norigin++ == 0) {
-			ws->origin = f[i].value;
-			ws->origin_len = f[i].value_len;
-		}
-	}
+	collect_origin(req, ws);
 	return 0;
 }
 
