@@ -385,6 +385,7 @@ httpx_exchange(struct session *s)
 	backend_close(s);
 	if (r == -1)		/* its line comes with the session's end */
 		return -1;
+	limit_release();	/* answered: no longer one of the client's */
 	httpx_log(s);
 	if (s->keep)
 		return 0;
@@ -420,7 +421,6 @@ httpx_next(struct session *s)
 {
 	int64_t deadline = now_ms() + s->cfg->http_idle_ms;
 
-	limit_release();
 	memmove(s->up, s->up + s->head_len, s->uplen - s->head_len);
 	s->uplen -= s->head_len;
 	s->head_len = 0;

@@ -161,31 +161,48 @@ put_forwarded_for(struct out *o, const struct http_request *req,
 	put(o, "\r\n", 2);
 }
 
+/*
+ * A request head for the backend: the method, the mapped target, Host, the
+ * client's fields but those that stay behind (and also_drop), the framing
+ * and hop fields of this kind of request, then what wstunnel says of the
+ * client (X-Forwarded-*).
+ */
+static ssize_t
+put_request(struct out *o, const struct http_request *req,
+    const struct forward *fw, const char *const *also_drop, const char *hop)
+{
+	size_t i;
+
+	put(o, req->method, req->method_len);
+	put(o, " ", 1);
+	put(o, fw->target, fw->target_len);
+	puts0(o, " HTTP/1.1\r\n");
+	put_field(o, "Host", 4, fw->host, fw->host_len);
+	for (i = 0; i < req->nfields; i++) {
+		const struct http_field *f = &req->fields[i];
+
+		if (request_drops(req, f) ||
+		    (also_drop != NULL && is_one_of(f, also_drop)))
+			continue;
+		put_field(o, f->name, f->name_len, f->value, f->value_len);
+	}
+	puts0(o, hop);
+	put_forwarded_for(o, req, fw->client_addr);
+	put_field(o, "X-Forwarded-Proto", 17, fw->proto, strlen(fw->proto));
+	put_field(o, "X-Forwarded-Host", 16, fw->client_host,
+	    fw->client_host_len);
+	put(o, "\r\n", 2);
+	return done(o);
+}
+
 ssize_t
 rewrite_request(const struct http_request *req, const struct forward *fw,
     char *buf, size_t size)
 {
 	struct out o = { buf, 0, size, 0 };
-	size_t i;
 
-	puts0(&o, "GET ");
-	put(&o, fw->target, fw->target_len);
-	puts0(&o, " HTTP/1.1\r\n");
-	put_field(&o, "Host", 4, fw->host, fw->host_len);
-	for (i = 0; i < req->nfields; i++) {
-		const struct http_field *f = &req->fields[i];
-
-		if (request_drops(req, f))
-			continue;
-		put_field(&o, f->name, f->name_len, f->value, f->value_len);
-	}
-	puts0(&o, "Upgrade: websocket\r\nConnection: Upgrade\r\n");
-	put_forwarded_for(&o, req, fw->client_addr);
-	put_field(&o, "X-Forwarded-Proto", 17, fw->proto, strlen(fw->proto));
-	put_field(&o, "X-Forwarded-Host", 16, fw->client_host,
-	    fw->client_host_len);
-	put(&o, "\r\n", 2);
-	return done(&o);
+	return put_request(&o, req, fw, NULL,
+	    "Upgrade: websocket\r\nConnection: Upgrade\r\n");
 }
 
 static void
@@ -389,28 +406,10 @@ rewrite_plain_request(const struct http_request *req,
     const struct forward *fw, const char *body_framing, char *buf, size_t size)
 {
 	struct out o = { buf, 0, size, 0 };
-	size_t i;
+	char hop[128];
 
-	put(&o, req->method, req->method_len);
-	put(&o, " ", 1);
-	put(&o, fw->target, fw->target_len);
-	puts0(&o, " HTTP/1.1\r\n");
-	put_field(&o, "Host", 4, fw->host, fw->host_len);
-	for (i = 0; i < req->nfields; i++) {
-		const struct http_field *f = &req->fields[i];
-
-		if (request_drops(req, f) || is_one_of(f, plain_drop))
-			continue;
-		put_field(&o, f->name, f->name_len, f->value, f->value_len);
-	}
-	puts0(&o, body_framing);
-	puts0(&o, "Connection: close\r\n");
-	put_forwarded_for(&o, req, fw->client_addr);
-	put_field(&o, "X-Forwarded-Proto", 17, fw->proto, strlen(fw->proto));
-	put_field(&o, "X-Forwarded-Host", 16, fw->client_host,
-	    fw->client_host_len);
-	put(&o, "\r\n", 2);
-	return done(&o);
+	snprintf(hop, sizeof(hop), "%sConnection: close\r\n", body_framing);
+	return put_request(&o, req, fw, plain_drop, hop);
 }
 
 /* The URL of "Refresh: 5; url=http://backend/x" (a de facto field that

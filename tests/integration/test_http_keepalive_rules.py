@@ -103,7 +103,9 @@ def test_idle_keep_alive_connection_holds_no_client_slot(activated,
         with s.connect() as c1, s.connect() as c2:
             c1.sendall(request("GET", "/one"))
             assert read_response(c1)[0].status == 200
-            # c1 stays open, waiting for its next request
+            # c1 stays open, waiting for its next request; its slot went
+            # back before its access line was written
+            assert wslib.wait_for(lambda: s.access_lines(), timeout=5)
             c2.sendall(request("GET", "/two"))
             assert read_response(c2)[0].status == 200
         assert b.connections == 2
