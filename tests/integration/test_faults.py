@@ -337,7 +337,7 @@ RSS_LIMIT_KB = wslib.rss_limit_kb(20 * 1024)
 def test_two_gigabyte_body_relayed_with_bounded_memory(raw_backend,
                                                        activated):
     """A 200 with a 2 GB body streamed by the backend: wstunnel relays it
-    with a fixed buffer (its speed is the benchmark's to measure) (VmRSS sampled while it streams
+    with a fixed buffer (VmRSS sampled while it streams
     stays under 20 MB), its descriptors are the client's, fd 2, the log and
     the backend's; when the client gives up after 512 MB, wstunnel exits at
     once and closes the backend connection."""
