@@ -72,7 +72,7 @@ LIBS		= -Wl,-Bstatic $(BSD_LIBS) -lresolv -lcrypt -Wl,-Bdynamic
 endif
 
 # the pure units: parsers and head builders, also linked into the tests
-PURE		= http.o body.o reqbody.o host.o rewrite.o route.o access.o \
+PURE		= http.o body.o reqbody.o host.o rewrite.o route.o addr.o access.o \
 		  balance.o proxy.o frame.o negotiate.o track.o auth.o xff.o
 OBJS		= wstunnel.o config.o usage.o session.o backend.o httpx.o dial.o conn.o \
 		  relay.o wsrelay.o log.o sig.o tlsmod.o state.o admit.o limit.o \

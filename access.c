@@ -6,37 +6,6 @@
 #include "access.h"
 #include "util.h"
 
-/* IPv4 clients of an IPv6 socket arrive as ::ffff:a.b.c.d; rules are
- * written for a.b.c.d. */
-static void
-unmap(struct addr *a)
-{
-	static const unsigned char mapped[12] = {
-		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
-	};
-
-	if (a->family == AF_INET6 && memcmp(a->bytes, mapped, 12) == 0) {
-		memmove(a->bytes, a->bytes + 12, 4);
-		memset(a->bytes + 4, 0, 12);
-		a->family = AF_INET;
-	}
-}
-
-void
-addr_format(struct addr *a, unsigned port, char *ip, size_t ipsize,
-    char *peer, size_t peersize)
-{
-	unmap(a);
-	if (inet_ntop(a->family, a->bytes, ip, (socklen_t)ipsize) == NULL) {
-		snprintf(ip, ipsize, "unknown");
-		snprintf(peer, peersize, "unknown");
-		a->family = 0;
-		return;
-	}
-	snprintf(peer, peersize, a->family == AF_INET6 ? "[%s]:%u" : "%s:%u",
-	    ip, port);
-}
-
 const char *
 cidr_parse(const char *s, struct cidr *c)
 {
@@ -73,7 +42,7 @@ cidr_parse(const char *s, struct cidr *c)
 			return "prefix length too long";
 	}
 	c->bits = bits;
-	unmap(&c->net);
+	addr_unmap(&c->net);
 	if (c->net.family == AF_INET && max == 128)
 		c->bits = bits >= 96 ? bits - 96 : 0;
 	return NULL;
@@ -85,7 +54,7 @@ cidr_match(const struct cidr *c, const struct addr *a)
 	struct addr x = *a;
 	int full = c->bits / 8, rest = c->bits % 8;
 
-	unmap(&x);
+	addr_unmap(&x);
 	if (x.family == 0 || x.family != c->net.family)
 		return 0;
 	if (memcmp(x.bytes, c->net.bytes, full) != 0)

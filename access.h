@@ -8,11 +8,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-/* A client address: family 0 when it is not known (a pipe, a unix socket). */
-struct addr {
-	int		 family;	/* AF_INET, AF_INET6 or 0 */
-	unsigned char	 bytes[16];
-};
+#include "addr.h"
 
 struct cidr {
 	struct addr	 net;
@@ -40,11 +36,6 @@ struct rules {
 	char		*realm;
 	FILE		*auth_fp;	/* NULL when not open */
 };
-
-/* ip and "ip:port" (IPv6 in brackets) for a, an IPv4-mapped address
- * written as IPv4. */
-void	addr_format(struct addr *a, unsigned port, char *ip, size_t ipsize,
-	    char *peer, size_t peersize);
 
 /* NULL, or why s is not an address or CIDR block. */
 const char *cidr_parse(const char *s, struct cidr *c);

@@ -120,51 +120,6 @@ session_log(const struct session *s)
 	    s->why != NULL ? s->why : "", s->why != NULL ? "\"" : "");
 }
 
-void
-addr_from_sockaddr(const struct sockaddr *sa, struct addr *a, char *ip,
-    size_t ipsize, char *peer, size_t peersize)
-{
-	const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
-	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
-	unsigned port;
-
-	memset(a, 0, sizeof(*a));
-	if (sa->sa_family == AF_INET) {
-		a->family = AF_INET;
-		memcpy(a->bytes, &sin->sin_addr, 4);
-		port = ntohs(sin->sin_port);
-	} else if (sa->sa_family == AF_INET6) {
-		a->family = AF_INET6;
-		memcpy(a->bytes, &sin6->sin6_addr, 16);
-		port = ntohs(sin6->sin6_port);
-	} else {
-		snprintf(ip, ipsize, "unknown");
-		snprintf(peer, peersize, sa->sa_family == AF_UNIX ? "unix" :
-		    "unknown");
-		return;
-	}
-	addr_format(a, port, ip, ipsize, peer, peersize);
-}
-
-void
-addr_from_string(const char *ipstr, const char *port, struct addr *a,
-    char *ip, size_t ipsize, char *peer, size_t peersize)
-{
-	const char *errstr;
-	unsigned p = 0;
-
-	memset(a, 0, sizeof(*a));
-	if (inet_pton(AF_INET, ipstr, a->bytes) == 1)
-		a->family = AF_INET;
-	else if (inet_pton(AF_INET6, ipstr, a->bytes) == 1)
-		a->family = AF_INET6;
-	else
-		return;
-	if (port != NULL)
-		p = (unsigned)strtonum(port, 0, 65535, &errstr);
-	addr_format(a, p, ip, ipsize, peer, peersize);
-}
-
 /* The client's port, from the "ip:port" or "[ip]:port" of the log; a
  * client read from X-Forwarded-For has none. */
 static unsigned

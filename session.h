@@ -103,9 +103,4 @@ void	session_linger(struct session *s);
  * connected to.  Its length, or -1. */
 ssize_t	session_proxy_header(const struct session *s, char *out, size_t size);
 
-void	addr_from_sockaddr(const struct sockaddr *sa, struct addr *a,
-	    char *ip, size_t ipsize, char *peer, size_t peersize);
-void	addr_from_string(const char *ipstr, const char *port, struct addr *a,
-	    char *ip, size_t ipsize, char *peer, size_t peersize);
-
 #endif

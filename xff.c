@@ -11,30 +11,17 @@
 #include "util.h"
 #include "xff.h"
 
-/* One element, trimmed: an address, or -1. */
+/* One element, trimmed: an address (IPv6 may be in brackets), or -1. */
 static int
 element_addr(const char *p, size_t n, struct addr *a)
 {
-	char buf[INET6_ADDRSTRLEN];
-
 	if (n >= 2 && p[0] == '[' && p[n - 1] == ']') {
 		p++;
 		n -= 2;
-		if (n == 0 || n >= sizeof(buf) || memchr(p, ':', n) == NULL)
+		if (memchr(p, ':', n) == NULL)
 			return -1;
 	}
-	if (n == 0 || n >= sizeof(buf))
-		return -1;
-	memcpy(buf, p, n);
-	buf[n] = '\0';
-	memset(a, 0, sizeof(*a));
-	if (inet_pton(AF_INET, buf, a->bytes) == 1)
-		a->family = AF_INET;
-	else if (inet_pton(AF_INET6, buf, a->bytes) == 1)
-		a->family = AF_INET6;
-	else
-		return -1;
-	return 0;
+	return addr_parse(p, n, a);
 }
 
 static int
