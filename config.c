@@ -14,7 +14,7 @@ enum {
 	OPT_BACKEND_CA, OPT_BACKEND_INSECURE, OPT_BACKEND_CERT,
 	OPT_BACKEND_KEY, OPT_BACKEND_SNI, OPT_BALANCE, OPT_STATE,
 	OPT_PROXY_PROTOCOL, OPT_LOG, OPT_CHECK, OPT_NO_SPLICE, OPT_BUSY_POLL, OPT_VERSION,
-	OPT_WS_PING, OPT_WS_PONG_TIMEOUT, OPT_MAX_MESSAGE_BYTES,
+	OPT_NO_SANDBOX, OPT_WS_PING, OPT_WS_PONG_TIMEOUT, OPT_MAX_MESSAGE_BYTES,
 	OPT_HTTP, OPT_HTTP_ROUTE, OPT_HTTP_IDLE, OPT_HTTP_REQUESTS,
 	/* access rules (set_rule) */
 	OPT_AUTH_FILE, OPT_REALM, OPT_REQUIRE_ORIGIN, OPT_TRUST_FORWARDED,
@@ -48,6 +48,7 @@ static const struct option options[] = {
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "check", no_argument, NULL, OPT_CHECK },
 	{ "no-splice", no_argument, NULL, OPT_NO_SPLICE },
+	{ "no-sandbox", no_argument, NULL, OPT_NO_SANDBOX },
 	{ "busy-poll", required_argument, NULL, OPT_BUSY_POLL },
 	{ "ws-ping", required_argument, NULL, OPT_WS_PING },
 	{ "ws-pong-timeout", required_argument, NULL, OPT_WS_PONG_TIMEOUT },
@@ -124,6 +125,7 @@ config_usage(void)
 	    "  --proxy-protocol        expect a PROXY v1/v2 header first\n"
 	    "  --log syslog|stderr|FILE  (syslog)\n"
 	    "  --no-splice             relay through buffers, never splice()\n"
+	    "  --no-sandbox            no seccomp filter on the phases\n"
 	    "  --busy-poll US          poll without sleeping US microseconds\n"
 	    "                          after a tunnel moved bytes (0: never)\n"
 	    "  --ws-ping S             Ping a side quiet for S seconds\n"
@@ -380,6 +382,8 @@ set_flag(struct config *cfg, int opt)
 		return cfg->check = 1;
 	case OPT_NO_SPLICE:
 		return cfg->no_splice = 1;
+	case OPT_NO_SANDBOX:
+		return cfg->no_sandbox = 1;
 	case OPT_HTTP:
 		return cfg->http_all = 1;
 	case OPT_VERSION:
