@@ -15,7 +15,7 @@ enum {
 	OPT_BACKEND_KEY, OPT_BACKEND_SNI, OPT_BALANCE, OPT_STATE,
 	OPT_PROXY_PROTOCOL, OPT_LOG, OPT_CHECK, OPT_NO_SPLICE, OPT_BUSY_POLL, OPT_VERSION,
 	OPT_NO_SANDBOX, OPT_WS_PING, OPT_WS_PONG_TIMEOUT, OPT_MAX_MESSAGE_BYTES,
-	OPT_HTTP, OPT_HTTP_ROUTE, OPT_HTTP_IDLE, OPT_HTTP_REQUESTS,
+	OPT_USER, OPT_HTTP, OPT_HTTP_ROUTE, OPT_HTTP_IDLE, OPT_HTTP_REQUESTS,
 	/* access rules (set_rule) */
 	OPT_AUTH_FILE, OPT_REALM, OPT_REQUIRE_ORIGIN, OPT_TRUST_FORWARDED,
 	OPT_SEND_PROXY, OPT_MAX_PER_CLIENT,
@@ -49,6 +49,7 @@ static const struct option options[] = {
 	{ "check", no_argument, NULL, OPT_CHECK },
 	{ "no-splice", no_argument, NULL, OPT_NO_SPLICE },
 	{ "no-sandbox", no_argument, NULL, OPT_NO_SANDBOX },
+	{ "user", required_argument, NULL, OPT_USER },
 	{ "busy-poll", required_argument, NULL, OPT_BUSY_POLL },
 	{ "ws-ping", required_argument, NULL, OPT_WS_PING },
 	{ "ws-pong-timeout", required_argument, NULL, OPT_WS_PONG_TIMEOUT },
@@ -126,6 +127,8 @@ config_usage(void)
 	    "  --log syslog|stderr|FILE  (syslog)\n"
 	    "  --no-splice             relay through buffers, never splice()\n"
 	    "  --no-sandbox            no seccomp filter on the phases\n"
+	    "  --user NAME             started as root: become NAME once files "
+	    "are loaded\n"
 	    "  --busy-poll US          poll without sleeping US microseconds\n"
 	    "                          after a tunnel moved bytes (0: never)\n"
 	    "  --ws-ping S             Ping a side quiet for S seconds\n"
@@ -333,6 +336,8 @@ set_option(struct config *cfg, int opt, const char *arg)
 		return set_string(&cfg->state, arg);
 	case OPT_LOG:
 		return set_string(&cfg->log, arg);
+	case OPT_USER:
+		return set_string(&cfg->user, arg);
 	case OPT_BUSY_POLL:
 		cfg->busy_us = (int)strtonum(arg, 0, 1000000, &errstr);
 		return errstr != NULL ? "not a number of microseconds from 0 "

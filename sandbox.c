@@ -20,8 +20,10 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/netlink.h>
 #include <linux/sockios.h>
+#include <pwd.h>
 #include <seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -252,6 +254,10 @@ sandbox_request(int disabled, char *msg, size_t size)
 		return fail("/dev/null", errno, msg, size);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
 		return fail("PR_SET_NO_NEW_PRIVS", errno, msg, size);
+	/* TLS keys and Authorization values: no core dump, no ptrace by
+	 * the same user, /proc/PID/mem and the like root's */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
+		return fail("PR_SET_DUMPABLE", errno, msg, size);
 	if ((ctx = request_filter()) == NULL ||
 	    (relay_ctx = relay_filter()) == NULL) {
 		if (ctx != NULL)
@@ -287,4 +293,45 @@ sandbox_relay(void)
 	}
 	selftest("relay");
 	return 0;
+}
+
+/*
+ * --user NAME: started as root, the process becomes NAME with its groups
+ * once its files are loaded (they stay open), before the client's first
+ * byte.  Started as another user, NAME must be that user.  --check looks
+ * the user up and changes nothing.
+ */
+const char *
+sandbox_user(const char *name, int check, char *msg, size_t size)
+{
+	struct passwd *pw;
+
+	if (name == NULL)
+		return NULL;
+	errno = 0;
+	if ((pw = getpwnam(name)) == NULL) {
+		snprintf(msg, size, "--user %s: %s", name, errno != 0 ?
+		    strerror(errno) : "no such user");
+		return msg;
+	}
+	if (geteuid() != 0) {
+		if (pw->pw_uid == geteuid())
+			return NULL;
+		snprintf(msg, size, "--user %s: only root can become another "
+		    "user", name);
+		return msg;
+	}
+	if (check)
+		return NULL;
+	if (initgroups(name, pw->pw_gid) == -1 ||
+	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1) {
+		snprintf(msg, size, "--user %s: %s", name, strerror(errno));
+		return msg;
+	}
+	if (pw->pw_uid != 0 && setuid(0) != -1) {
+		snprintf(msg, size, "--user %s: root could be regained", name);
+		return msg;
+	}
+	return NULL;
 }

@@ -18,4 +18,8 @@ int		 sandbox_request(int disabled, char *msg, size_t size);
 /* Phase 2: the relay alone; -1 when the filter could not be set. */
 int		 sandbox_relay(void);
 
+/* --user NAME: NULL, or why the user cannot be taken (msg). */
+const char	*sandbox_user(const char *name, int check, char *msg,
+		    size_t size);
+
 #endif

@@ -479,6 +479,8 @@ main(int argc, char *argv[])
 		    sizeof(msg));
 	if (why == NULL)
 		why = admit_open(&cfg, msg, sizeof(msg));
+	if (why == NULL)	/* every file is open: root is no longer needed */
+		why = sandbox_user(cfg.user, cfg.check, msg, sizeof(msg));
 	if (why != NULL)
 		return usage_error(why, stderr_ok);
 	if (cfg.check) {

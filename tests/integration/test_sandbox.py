@@ -124,7 +124,9 @@ def live_tunnel_status(activated, raw_backend, extra):
         c.sendall(wslib.frame(b"ping", mask=False))
         assert b"ping" in wslib.read_until(c, marker=b"ping")  # relaying
         assert wslib.wait_for(lambda: len(t.children()) == 1)
-        st = status_of(t.children()[0])
+        pid = t.children()[0]
+        st = status_of(pid)
+        st["owner"] = os.stat(f"/proc/{pid}/status").st_uid
         c.shutdown(socket.SHUT_WR)
     return st
 
@@ -143,3 +145,79 @@ def test_no_sandbox_leaves_the_tunnel_unfiltered(activated, raw_backend):
     st = live_tunnel_status(activated, raw_backend, ["--no-sandbox"])
     assert st["Seccomp"] == base["Seccomp"]
     assert st.get("Seccomp_filters") == base.get("Seccomp_filters")
+
+
+# --------------------------------------------------------------------------
+# --user
+
+def nobody():
+    import pwd
+    pw = pwd.getpwnam("nobody")
+    return pw.pw_uid, pw.pw_gid, set(os.getgrouplist("nobody", pw.pw_gid))
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+def test_user_drops_to_the_user_and_its_groups(activated, raw_backend):
+    uid, gid, groups = nobody()
+    st = live_tunnel_status(activated, raw_backend, ["--user", "nobody"])
+    assert st["Uid"].split() == [str(uid)] * 4, st
+    assert st["Gid"].split() == [str(gid)] * 4, st
+    assert {int(g) for g in st["Groups"].split()} == groups, st
+
+
+def proc_owner_as_nobody(raw_backend, extra):
+    """The owner of /proc/PID/status of a live tunnel that nobody runs."""
+    uid, gid, _ = nobody()
+    b = raw_backend()
+    p = subprocess.Popen(["setpriv", f"--reuid={uid}", f"--regid={gid}",
+                          "--clear-groups", wslib.WSTUNNEL, "--log", "stderr",
+                          *extra, f"ws://127.0.0.1:{b.port}"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL)
+    try:
+        p.stdin.write(wslib.upgrade_request())
+        p.stdin.flush()
+        assert p.stdout.read(12) == b"HTTP/1.1 101"
+        return os.stat(f"/proc/{p.pid}/status").st_uid
+    finally:
+        p.stdin.close()
+        p.wait(timeout=10)
+
+
+@needs_sandbox
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+def test_not_dumpable_with_the_sandbox(raw_backend):
+    """A process that is not dumpable has its /proc files owned by root,
+    whatever its user: started as nobody, it is so with the sandbox only."""
+    assert proc_owner_as_nobody(raw_backend, []) == 0
+    assert proc_owner_as_nobody(raw_backend, ["--no-sandbox"]) == nobody()[0]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+def test_without_user_root_stays_root(activated, raw_backend):
+    st = live_tunnel_status(activated, raw_backend, [])
+    assert st["Uid"].split() == ["0"] * 4, st
+
+
+def test_user_unknown_is_a_usage_error():
+    code, err = check("--user", "no-such-user-here")
+    assert code == 64
+    assert err == "wstunnel: --user no-such-user-here: no such user\n"
+
+
+def test_check_with_user_changes_nothing():
+    code, err = check("--user", "nobody")
+    assert code == 0 and wslib.check_ok(err), err
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+def test_user_other_than_self_needs_root():
+    uid, gid, _ = nobody()
+    p = subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={gid}",
+                        "--clear-groups", wslib.WSTUNNEL, "--check", "--user",
+                        "root", "ws://127.0.0.1:9/"],
+                       stdin=subprocess.DEVNULL, capture_output=True,
+                       text=True, timeout=15)
+    assert p.returncode == 64, p.stderr
+    assert p.stderr == ("wstunnel: --user root: only root can become another "
+                        "user\n")
