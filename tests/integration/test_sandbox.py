@@ -221,3 +221,47 @@ def test_user_other_than_self_needs_root():
     assert p.returncode == 64, p.stderr
     assert p.stderr == ("wstunnel: --user root: only root can become another "
                         "user\n")
+
+
+# --------------------------------------------------------------------------
+# descriptors
+
+@pytest.mark.skipif(bool(wslib.WRAPPER), reason="valgrind's descriptors")
+def test_tunnel_holds_only_its_own_descriptors(activated, raw_backend,
+                                               tmp_path):
+    """After start, with every kind of file loaded, a live tunnel holds fd
+    0/1/2, the files it uses and its sockets and pipes: nothing opened
+    while loading (certificates, /etc files, the resolver's) is left."""
+    import base64
+    b = raw_backend()
+    state, auth = tmp_path / "state", tmp_path / "htpasswd"
+    subprocess.run(["htpasswd", "-b", "-c", "-s", str(auth), "alice", "pw"],
+                   check=True, capture_output=True)
+    t = activated(["--state", str(state), "--auth-file", str(auth),
+                   f"ws://localhost:{b.port}"])
+    cred = base64.b64encode(b"alice:pw").decode()
+    with t.connect() as c:
+        c.sendall(wslib.upgrade_request(
+            extra=[f"Authorization: Basic {cred}"]))
+        assert wslib.read_until(c).startswith(b"HTTP/1.1 101")
+        c.sendall(wslib.frame(b"ping", mask=False))
+        assert b"ping" in wslib.read_until(c, marker=b"ping")
+        assert wslib.wait_for(lambda: len(t.children()) == 1)
+        pid = t.children()[0]
+        fds = {int(n): os.readlink(f"/proc/{pid}/fd/{n}")
+               for n in os.listdir(f"/proc/{pid}/fd")}
+        flags = {fd: int(re.search(r"^flags:\s*(\d+)", open(
+            f"/proc/{pid}/fdinfo/{fd}").read(), re.M).group(1), 8)
+            for fd in fds}
+        c.shutdown(socket.SHUT_WR)
+    # none would reach a program it ran: O_CLOEXEC on every one of its own
+    assert all(flags[fd] & os.O_CLOEXEC for fd in fds if fd > 2), flags
+    assert {0, 1, 2} <= set(fds), fds
+    rest = {fd: link for fd, link in fds.items() if fd > 2}
+    files = {link for link in rest.values()
+             if not link.startswith(("socket:", "pipe:"))}
+    assert files <= {t.logfile, str(state), str(auth)}, fds
+    sockets = [link for link in rest.values() if link.startswith("socket:")]
+    assert len(sockets) == 1, fds          # the backend
+    pipes = [link for link in rest.values() if link.startswith("pipe:")]
+    assert len(pipes) in (0, 4), fds       # splice: two pipes
