@@ -33,10 +33,13 @@ BSD_LIBS	= $(call lazy,BSD_LIBS,$(PKG_CONFIG) --libs libbsd-overlay libmd)
 SSL_CFLAGS	= $(call lazy,SSL_CFLAGS,$(PKG_CONFIG) --cflags openssl)
 SSL_LIBS	= $(call lazy,SSL_LIBS,$(PKG_CONFIG) --libs openssl)
 
-# make ... SANITIZE=1: AddressSanitizer and UndefinedBehaviorSanitizer
+# make ... SANITIZE=1: AddressSanitizer and UndefinedBehaviorSanitizer,
+# without the sandbox: their runtimes (LeakSanitizer's ptrace and thread,
+# reports written to files) need calls it forbids
 ifeq ($(SANITIZE),1)
 CFLAGS		:= -O1 -g -fno-omit-frame-pointer \
-		   -fsanitize=address,undefined -fno-sanitize-recover=all
+		   -fsanitize=address,undefined -fno-sanitize-recover=all \
+		   -DSANDBOX_OFF
 LDFLAGS		+= -fsanitize=address,undefined
 HARDENING	=
 endif
@@ -60,15 +63,15 @@ VALGRIND_TESTS	= tests/integration/test_smoke.py \
 ALL_CFLAGS	= -std=c11 -D_GNU_SOURCE $(WARNINGS) $(HARDENING) \
 		  $(BSD_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
 # libbsd, libmd, libresolv and libcrypt are linked from their static
-# archives: each shared one costs about fifteen system calls at every start,
+# archives (libseccomp too): each shared one costs about fifteen system calls at every start,
 # and a start is what every connection pays.  Their code here is strtonum,
 # setproctitle, strnvisx, SHA-1, base64 and crypt(3) (libxcrypt); an update
 # to them needs a rebuild (Debian: Built-Using).  OpenSSL stays shared, loaded by the TLS module, so its
 # updates apply from the next connection on.  DYNAMIC=1 links all shared.
 ifeq ($(DYNAMIC),1)
-LIBS		= $(BSD_LIBS) -lresolv -lcrypt
+LIBS		= $(BSD_LIBS) -lresolv -lcrypt -lseccomp
 else
-LIBS		= -Wl,-Bstatic $(BSD_LIBS) -lresolv -lcrypt -Wl,-Bdynamic
+LIBS		= -Wl,-Bstatic $(BSD_LIBS) -lresolv -lcrypt -lseccomp -Wl,-Bdynamic
 endif
 
 # the pure units: parsers and head builders, also linked into the tests
@@ -76,7 +79,7 @@ PURE		= http.o body.o reqbody.o host.o rewrite.o route.o addr.o access.o \
 		  balance.o proxy.o frame.o negotiate.o track.o auth.o xff.o
 OBJS		= wstunnel.o config.o usage.o session.o backend.o httpx.o dial.o conn.o \
 		  relay.o wsrelay.o log.o sig.o tlsmod.o state.o admit.o limit.o \
-		  status.o $(PURE)
+		  status.o sandbox.o $(PURE)
 MODULE		= wstunnel-tls.so
 UNIT_TESTS	= tests/unit/test_http tests/unit/test_route \
 		  tests/unit/test_rewrite tests/unit/test_access \
@@ -107,6 +110,14 @@ $(MODULE): tls.c tls.h conn.h .build-flags
 	$(CC) $(ALL_CFLAGS) $(SSL_CFLAGS) -fPIC -fvisibility=hidden -shared \
 	    $(LDHARDENING) $(LDFLAGS) -o $@ tls.c $(SSL_LIBS)
 
+# the binary of tests/integration/test_sandbox.py: WSTUNNEL_SANDBOX_SELFTEST
+# makes it attempt a forbidden call in a phase (sandbox.c)
+SELFTEST	= tests/wstunnel-selftest
+$(SELFTEST): $(OBJS) sandbox.c sandbox.h .build-flags
+	$(CC) $(ALL_CFLAGS) -fPIE -DSANDBOX_SELFTEST -c -o $@.o sandbox.c
+	$(CC) -pie $(LDHARDENING) $(LDFLAGS) -o $@ $(filter-out sandbox.o, \
+	    $(OBJS)) $@.o $(LIBS)
+
 tests/unit/%: tests/unit/%.c tests/unit/t.h $(PURE)
 	$(CC) $(ALL_CFLAGS) -I. -fPIE -pie $(LDFLAGS) -o $@ $< $(PURE) $(LIBS)
 
@@ -120,7 +131,7 @@ build-check:
 unit: $(UNIT_TESTS)
 	@fail=0; for t in $(UNIT_TESTS); do ./$$t || fail=1; done; exit $$fail
 
-integration: all
+integration: all $(SELFTEST)
 	$(PYTHON) -m pytest -q tests/integration
 
 # cppcheck, and every file through clang's warnings (gcc's come with the
@@ -136,7 +147,7 @@ lint:
 	done
 
 # memcheck and descriptor leaks over a subset of the integration suite
-valgrind: all
+valgrind: all $(SELFTEST)
 	WSTUNNEL_REPORTS=$(REPORTS) WSTUNNEL_WRAPPER="$(VALGRIND)" \
 	    $(PYTHON) -m pytest -q $(VALGRIND_TESTS)
 
@@ -178,7 +189,8 @@ check-deploy: deps
 	$(PYTHON) -m pytest -q -rP tests/deploy
 
 clean-objs:
-	rm -f *.o wstunnel $(MODULE) $(UNIT_TESTS) .build-flags
+	rm -f *.o wstunnel $(MODULE) $(UNIT_TESTS) $(SELFTEST) $(SELFTEST).o \
+	    .build-flags
 
 clean: clean-objs
 	rm -rf tests/integration/__pycache__ tests/deploy/__pycache__ \

@@ -14,8 +14,8 @@ enum {
 	OPT_BACKEND_CA, OPT_BACKEND_INSECURE, OPT_BACKEND_CERT,
 	OPT_BACKEND_KEY, OPT_BACKEND_SNI, OPT_BALANCE, OPT_STATE,
 	OPT_PROXY_PROTOCOL, OPT_LOG, OPT_CHECK, OPT_NO_SPLICE, OPT_BUSY_POLL, OPT_VERSION,
-	OPT_WS_PING, OPT_WS_PONG_TIMEOUT, OPT_MAX_MESSAGE_BYTES,
-	OPT_HTTP, OPT_HTTP_ROUTE, OPT_HTTP_IDLE, OPT_HTTP_REQUESTS,
+	OPT_NO_SANDBOX, OPT_WS_PING, OPT_WS_PONG_TIMEOUT, OPT_MAX_MESSAGE_BYTES,
+	OPT_USER, OPT_HTTP, OPT_HTTP_ROUTE, OPT_HTTP_IDLE, OPT_HTTP_REQUESTS,
 	/* access rules (set_rule) */
 	OPT_AUTH_FILE, OPT_REALM, OPT_REQUIRE_ORIGIN, OPT_TRUST_FORWARDED,
 	OPT_SEND_PROXY, OPT_MAX_PER_CLIENT,
@@ -48,6 +48,8 @@ static const struct option options[] = {
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "check", no_argument, NULL, OPT_CHECK },
 	{ "no-splice", no_argument, NULL, OPT_NO_SPLICE },
+	{ "no-sandbox", no_argument, NULL, OPT_NO_SANDBOX },
+	{ "user", required_argument, NULL, OPT_USER },
 	{ "busy-poll", required_argument, NULL, OPT_BUSY_POLL },
 	{ "ws-ping", required_argument, NULL, OPT_WS_PING },
 	{ "ws-pong-timeout", required_argument, NULL, OPT_WS_PONG_TIMEOUT },
@@ -276,6 +278,8 @@ set_option(struct config *cfg, int opt, const char *arg)
 		return set_string(&cfg->state, arg);
 	case OPT_LOG:
 		return set_string(&cfg->log, arg);
+	case OPT_USER:
+		return set_string(&cfg->user, arg);
 	case OPT_BUSY_POLL:
 		cfg->busy_us = (int)strtonum(arg, 0, 1000000, &errstr);
 		return errstr != NULL ? "not a number of microseconds from 0 "
@@ -325,6 +329,8 @@ set_flag(struct config *cfg, int opt)
 		return cfg->check = 1;
 	case OPT_NO_SPLICE:
 		return cfg->no_splice = 1;
+	case OPT_NO_SANDBOX:
+		return cfg->no_sandbox = 1;
 	case OPT_HTTP:
 		return cfg->http_all = 1;
 	case OPT_VERSION:

@@ -34,6 +34,8 @@ struct config {
 	int		 verbose;
 	int		 check, help, version;
 	int		 no_splice;
+	int		 no_sandbox;
+	char		*user;		/* --user */
 	int		 busy_us;	/* --busy-poll */
 	int		 ws_ping_ms;	/* --ws-ping */
 	int		 ws_pong_ms;	/* --ws-pong-timeout */

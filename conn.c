@@ -23,6 +23,7 @@
 static struct {
 	int	fd, flags;
 } saved[2] = { { -1, 0 }, { -1, 0 } };
+static int kept_null = -1;	/* conn_keep_null() */
 
 static ssize_t
 io_error(struct conn *c, int err)
@@ -85,6 +86,18 @@ conn_outq(const struct conn *c)
 }
 
 int
+conn_keep_null(void)
+{
+	struct stat st;
+
+	if (kept_null != -1 || (fstat(STDOUT_FILENO, &st) == 0 &&
+	    S_ISSOCK(st.st_mode)))	/* sockets are shut down, not closed */
+		return 0;
+	kept_null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	return kept_null == -1 ? -1 : 0;
+}
+
+int
 conn_shutdown(struct conn *c)
 {
 	int r, null;
@@ -100,14 +113,14 @@ conn_shutdown(struct conn *c)
 	}
 	/* a pipe ends when its write end closes; /dev/null keeps the
 	 * descriptor number taken so nothing else can land on it */
-	if ((null = open("/dev/null", O_WRONLY | O_CLOEXEC)) == -1)
+	if (kept_null != -1)
+		null = kept_null;
+	else if ((null = open("/dev/null", O_WRONLY | O_CLOEXEC)) == -1)
 		return (int)io_error(c, errno);
-	if (dup2(null, c->wfd) == -1) {
+	r = dup2(null, c->wfd) == -1 ? errno : 0;
+	if (null != kept_null)
 		close(null);
-		return (int)io_error(c, errno);
-	}
-	close(null);
-	return 0;
+	return r != 0 ? (int)io_error(c, r) : 0;
 }
 
 /* conn_wait(), and CONN_GONE as soon as the peer on watch (-1: none) ends

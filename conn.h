@@ -64,5 +64,9 @@ void	conn_tune_socket(int fd);
  * may be shared with the process that started wstunnel. */
 int	conn_set_nonblock(int fd);
 void	conn_restore_flags(void);
+/* /dev/null opened now for conn_shutdown() of fd 1 when it is no socket,
+ * as no file may be opened later (the relay's sandbox); -1 when it cannot
+ * be. */
+int	conn_keep_null(void);
 
 #endif

@@ -35,6 +35,7 @@ static int log_sock;		/* log_fd is a socket: send() with flags */
 static int log_stderr;		/* log_fd stands for fd 2 */
 static int log_verbose;
 static int sys_fd = -1;		/* the datagram socket to syslog */
+static int sys_sealed;		/* no new socket: log_seal() */
 
 /* Like openlog(..., LOG_NDELAY), but the socket never blocks: glibc's
  * syslog() waits as long as the daemon's queue is full. */
@@ -43,6 +44,8 @@ syslog_connect(void)
 {
 	struct sockaddr_un sun;
 
+	if (sys_sealed)
+		return;
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	strlcpy(sun.sun_path, _PATH_LOG, sizeof(sun.sun_path));
@@ -111,6 +114,12 @@ log_open(const char *dest, int verbose, int stderr_ok)
 	return -1;
 }
 
+void
+log_seal(void)
+{
+	sys_sealed = 1;
+}
+
 int
 log_to_stderr(void)
 {
@@ -152,7 +161,7 @@ syslog_send(const char *line, size_t n)
 		syslog_connect();
 	if (sys_fd == -1 || send(sys_fd, line, n, MSG_DONTWAIT |
 	    MSG_NOSIGNAL) != -1 || (errno != ECONNREFUSED &&
-	    errno != ENOTCONN && errno != ECONNRESET))
+	    errno != ENOTCONN && errno != ECONNRESET) || sys_sealed)
 		return;
 	close(sys_fd);
 	syslog_connect();

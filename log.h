@@ -19,6 +19,9 @@
  * the session goes on). */
 int	log_open(const char *dest, int verbose, int stderr_ok);
 int	log_to_stderr(void);
+/* From now on the syslog socket is never made again: the relay's sandbox
+ * allows no new socket.  A daemon that restarts loses the lines after. */
+void	log_seal(void);
 void	log_msg(int prio, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 /* s[0..len) made safe to log, as vis(3) does it, cut to fit buf. */

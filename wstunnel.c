@@ -38,6 +38,7 @@
 #include "relay.h"
 #include "rewrite.h"
 #include "route.h"
+#include "sandbox.h"
 #include "session.h"
 #include "sig.h"
 #include "state.h"
@@ -285,6 +286,10 @@ tunnel(struct session *s)
 	r->splice = !s->cfg->no_splice;
 	r->busy_us = s->cfg->busy_us;
 	r->ws = NULL;
+	if (sandbox_relay() == -1) {	/* the relay alone from here on */
+		s->failed = 1;
+		return;
+	}
 	if (s->cfg->ws_track) {
 		ws_tunnel_init(&ws, negotiate_deflate(s->res.fields,
 		    s->res.nfields), s->cfg->max_message, s->cfg->ws_ping_ms,
@@ -393,11 +398,16 @@ usage_error(const char *why, int stderr_ok)
 /* --check's verdict goes where nginx -t puts it: stderr and the log, never
  * fd 1, which may be a client connection. */
 static int
-check_ok(int stderr_ok)
+check_ok(int stderr_ok, const char *no_sandbox)
 {
+	char sb[128];
+
+	snprintf(sb, sizeof(sb), "sandbox %s%s%s", no_sandbox == NULL ? "on" :
+	    "off (", no_sandbox == NULL ? "" : no_sandbox,
+	    no_sandbox == NULL ? "" : ")");
 	if (stderr_ok && !log_to_stderr())
-		fprintf(stderr, "wstunnel: configuration OK\n");
-	log_msg(LOG_INFO, "configuration OK");
+		fprintf(stderr, "wstunnel: configuration OK, %s\n", sb);
+	log_msg(LOG_INFO, "configuration OK, %s", sb);
 	return 0;
 }
 
@@ -469,12 +479,18 @@ main(int argc, char *argv[])
 		    sizeof(msg));
 	if (why == NULL)
 		why = admit_open(&cfg, msg, sizeof(msg));
+	if (why == NULL)	/* every file is open: root is no longer needed */
+		why = sandbox_user(cfg.user, cfg.check, msg, sizeof(msg));
 	if (why != NULL)
 		return usage_error(why, stderr_ok);
 	if (cfg.check) {
 		admit_close(&cfg);
-		return check_ok(stderr_ok);
+		return check_ok(stderr_ok, sandbox_off_why(cfg.no_sandbox));
 	}
 	setproctitle_init(argc, argv, environ);
+	if (sandbox_request(cfg.no_sandbox, msg, sizeof(msg)) == -1) {
+		log_msg(LOG_ERR, "%s", msg);
+		return 1;
+	}
 	return session_run(&s);
 }

@@ -34,7 +34,16 @@ def rss_limit_kb(kb):
 
 def command(args):
     """The command line that runs wstunnel with args."""
-    return [*WRAPPER, WSTUNNEL, *args]
+    # valgrind runs its own code in the process, and the sandbox would
+    # forbid what it does (executable memory for its translations)
+    return [*WRAPPER, WSTUNNEL, *(["--no-sandbox"] if WRAPPER else []), *args]
+
+
+def check_ok(err):
+    """Whether err is --check's verdict on stderr: the configuration OK and
+    whether the sandbox will be on (off in the sanitizer builds)."""
+    return re.fullmatch(r"wstunnel: configuration OK, sandbox "
+                        r"(on|off \(.+\))\n", err) is not None
 
 
 def free_port():
