@@ -369,28 +369,6 @@ put_location(struct out *o, const struct http_field *f,
 	return 1;
 }
 
-ssize_t
-rewrite_response(const struct http_response *res, const struct reverse *rv,
-    char *buf, size_t size)
-{
-	struct out o = { buf, 0, size, 0 };
-	size_t i;
-
-	put_status_line(&o, res);
-	for (i = 0; i < res->nfields; i++) {
-		const struct http_field *f = &res->fields[i];
-
-		if (is_one_of(f, response_drop) || (!is_one_of(f, framing) &&
-		    named_in_connection(res->fields, res->nfields, f)))
-			continue;
-		if (is_one_of(f, locations) && put_location(&o, f, rv))
-			continue;
-		put_field(&o, f->name, f->name_len, f->value, f->value_len);
-	}
-	puts0(&o, "Connection: close\r\n\r\n");
-	return done(&o);
-}
-
 /*
  * Plain HTTP under --http: the method and the body pass, re-framed by
  * wstunnel (framing is "Content-Length: N\r\n", "Transfer-Encoding:
@@ -456,26 +434,48 @@ put_refresh(struct out *o, const struct http_field *f,
 
 static const char *const refresh[] = { "Refresh", NULL };
 
-ssize_t
-rewrite_plain_response(const struct http_response *res,
-    const struct reverse *rv, int keep, char *buf, size_t size)
+/* The status line and the backend's fields for the client: hop-by-hop
+ * fields dropped, Location and Content-Location (and, for a plain answer,
+ * Refresh) mapped back. */
+static void
+put_response_head(struct out *o, const struct http_response *res,
+    const struct reverse *rv, int plain)
 {
-	struct out o = { buf, 0, size, 0 };
 	size_t i;
 
-	put_status_line(&o, res);
+	put_status_line(o, res);
 	for (i = 0; i < res->nfields; i++) {
 		const struct http_field *f = &res->fields[i];
 
 		if (is_one_of(f, response_drop) || (!is_one_of(f, framing) &&
 		    named_in_connection(res->fields, res->nfields, f)))
 			continue;
-		if (is_one_of(f, locations) && put_location(&o, f, rv))
+		if (is_one_of(f, locations) && put_location(o, f, rv))
 			continue;
-		if (is_one_of(f, refresh) && put_refresh(&o, f, rv))
+		if (plain && is_one_of(f, refresh) && put_refresh(o, f, rv))
 			continue;
-		put_field(&o, f->name, f->name_len, f->value, f->value_len);
+		put_field(o, f->name, f->name_len, f->value, f->value_len);
 	}
+}
+
+ssize_t
+rewrite_response(const struct http_response *res, const struct reverse *rv,
+    char *buf, size_t size)
+{
+	struct out o = { buf, 0, size, 0 };
+
+	put_response_head(&o, res, rv, 0);
+	puts0(&o, "Connection: close\r\n\r\n");
+	return done(&o);
+}
+
+ssize_t
+rewrite_plain_response(const struct http_response *res,
+    const struct reverse *rv, int keep, char *buf, size_t size)
+{
+	struct out o = { buf, 0, size, 0 };
+
+	put_response_head(&o, res, rv, 1);
 	if (!keep)
 		puts0(&o, "Connection: close\r\n");
 	put(&o, "\r\n", 2);
